@@ -1,0 +1,173 @@
+//! Numerically stable scalar functions and the matrix helpers the models share.
+//!
+//! All functions are finite for every finite input, including |x| = 1e4 in `f32`.
+
+use crate::Float;
+use nalgebra::{DMatrixView, Dyn};
+
+/// The logistic sigmoid σ(x) = 1 / (1 + e^(−x)), computed without overflow.
+///
+/// Uses e = exp(−|x|) ≤ 1, then 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0, so that neither branch
+/// overflows and small results keep their relative precision.
+///
+/// ```
+/// use rbms::math::sigmoid;
+/// assert_eq!(sigmoid(0.0f64), 0.5);
+/// assert_eq!(sigmoid(1e4f32), 1.0);
+/// assert_eq!(sigmoid(-1e4f32), 0.0);
+/// ```
+#[inline]
+pub fn sigmoid<T: Float>(x: T) -> T {
+    let one = T::one();
+    let e = (-x.abs()).exp();
+    let d = one + e;
+    if x >= T::zero() {
+        one / d
+    } else {
+        e / d
+    }
+}
+
+/// softplus(x) = log(1 + e^x), computed as max(x, 0) + log1p(e^(−|x|)).
+///
+/// ```
+/// use rbms::math::softplus;
+/// assert!((softplus(0.0f64) - 2f64.ln()).abs() < 1e-15);
+/// assert_eq!(softplus(1e4f32), 1e4);
+/// assert_eq!(softplus(-1e4f64), 0.0);
+/// ```
+#[inline]
+pub fn softplus<T: Float>(x: T) -> T {
+    let zero = T::zero();
+    let m = if x > zero { x } else { zero };
+    m + (-x.abs()).exp().ln_1p()
+}
+
+/// log σ(x) = −softplus(−x), finite for every finite x.
+///
+/// ```
+/// use rbms::math::log_sigmoid;
+/// assert_eq!(log_sigmoid(-1e4f64), -1e4);
+/// assert!((log_sigmoid(0.0f64) + 2f64.ln()).abs() < 1e-15);
+/// ```
+#[inline]
+pub fn log_sigmoid<T: Float>(x: T) -> T {
+    -softplus(-x)
+}
+
+/// log(p / (1 − p)) with p first clipped to `[eps, 1 − eps]`, so that a probability of exactly
+/// 0 or 1 gives a large finite value instead of ±∞ (as Hinton's practical guide advises for
+/// initialising visible biases from data).
+///
+/// ```
+/// use rbms::math::logit_clipped;
+/// assert_eq!(logit_clipped(0.5f64, 1e-3), 0.0);
+/// assert!((logit_clipped(0.0f64, 1e-3) - (1e-3f64 / (1.0 - 1e-3)).ln()).abs() < 1e-12);
+/// ```
+#[inline]
+pub fn logit_clipped<T: Float>(p: T, eps: T) -> T {
+    let one = T::one();
+    let p = if p < eps {
+        eps
+    } else if p > one - eps {
+        one - eps
+    } else {
+        p
+    };
+    (p / (one - p)).ln()
+}
+
+/// log Σ exp(xᵢ), with the maximum subtracted first. Returns −∞ for an empty slice.
+///
+/// ```
+/// use rbms::math::log_sum_exp;
+/// let v = [1000.0f64, 1000.0];
+/// assert!((log_sum_exp(&v) - (1000.0 + 2f64.ln())).abs() < 1e-12);
+/// ```
+pub fn log_sum_exp<T: Float>(xs: &[T]) -> T {
+    let mut m = T::min_value().unwrap_or_else(|| T::of_f64(f64::MIN));
+    if xs.is_empty() {
+        return T::of_f64(f64::NEG_INFINITY);
+    }
+    for &x in xs {
+        if x > m {
+            m = x;
+        }
+    }
+    if !m.finite() {
+        return m;
+    }
+    let mut s = T::zero();
+    for &x in xs {
+        s += (x - m).exp();
+    }
+    m + s.ln()
+}
+
+/// Applies [`sigmoid`] to every element.
+#[inline]
+pub fn sigmoid_in_place<T: Float>(xs: &mut [T]) {
+    for x in xs {
+        *x = sigmoid(*x);
+    }
+}
+
+/// A transposed view of a column-major `rows × cols` block stored in `data` with leading
+/// dimension `ld` (the distance between columns). No copy: the strides are swapped.
+///
+/// nalgebra's `tr_mul`/`gemm_tr` do not reach the fast matrix-multiply kernels; `gemm` with a
+/// view like this one does, so hot paths use it.
+pub(crate) fn transposed_view<T: Float>(
+    data: &[T],
+    rows: usize,
+    cols: usize,
+    ld: usize,
+) -> DMatrixView<'_, T, Dyn, Dyn> {
+    let needed = if rows == 0 || cols == 0 {
+        0
+    } else {
+        (cols - 1) * ld + rows
+    };
+    DMatrixView::from_slice_with_strides_generic(
+        &data[..needed],
+        Dyn(cols),
+        Dyn(rows),
+        Dyn(ld),
+        Dyn(1),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sigmoid_and_softplus_extremes_f32_f64() {
+        for &x in &[1e4f64, -1e4, 50.0, -50.0, 0.0] {
+            let s64 = sigmoid(x);
+            let s32 = sigmoid(x as f32);
+            assert!(s64.is_finite() && s32.is_finite());
+            assert!((0.0..=1.0).contains(&s64));
+            let sp = softplus(x);
+            assert!(sp.is_finite() && softplus(x as f32).is_finite());
+            // softplus(x) - softplus(-x) = x
+            assert!((sp - softplus(-x) - x).abs() <= 1e-12 * x.abs().max(1.0));
+        }
+        // relative precision in the tail: sigmoid(-30) = e^-30 / (1 + e^-30)
+        let expect = (-30f64).exp() / (1.0 + (-30f64).exp());
+        assert!((sigmoid(-30f64) - expect).abs() / expect < 1e-14);
+        assert!((softplus(-30f64) - (-30f64).exp()).abs() / (-30f64).exp() < 1e-12);
+        assert_eq!(softplus(1e4f32), 1e4f32);
+        assert_eq!(log_sigmoid(-1e4f32), -1e4f32);
+    }
+
+    #[test]
+    fn transposed_view_matches_transpose() {
+        let m = nalgebra::DMatrix::<f64>::from_fn(3, 4, |i, j| (i * 10 + j) as f64);
+        let t = transposed_view(m.as_slice(), 3, 4, 3);
+        assert_eq!(t.into_owned(), m.transpose());
+        // first two columns only (a column block of a larger buffer)
+        let t2 = transposed_view(m.as_slice(), 3, 2, 3);
+        assert_eq!(t2.into_owned(), m.columns(0, 2).transpose());
+    }
+}
