@@ -2,10 +2,24 @@
 //! Restricted Boltzmann Machines.
 
 pub mod data;
+pub mod datasets;
+pub mod energy;
 pub mod error;
 pub mod math;
+pub mod observe;
+pub mod params;
+pub mod rbm;
 pub mod scalar;
+pub mod train;
 
 pub use data::{Dataset, Minibatches};
+pub use energy::EnergyModel;
 pub use error::{Error, Result};
+pub use observe::{Control, History, Observer, Progress};
+pub use params::{BlockKind, Model, Parameters};
+pub use rbm::{GibbsConfig, GibbsSamples, GibbsStart, Rbm, RbmParams};
 pub use scalar::Float;
+pub use train::{
+    ContrastiveDivergence, FitConfig, FitReport, Init, MetricsConfig, PersistentCd, RunRng,
+    Trainer, VisibleBiasInit,
+};

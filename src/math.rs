@@ -3,7 +3,8 @@
 //! All functions are finite for every finite input, including |x| = 1e4 in `f32`.
 
 use crate::Float;
-use nalgebra::{DMatrixView, Dyn};
+use nalgebra::{DMatrixView, Dim, Dyn, Matrix, ViewStorage};
+use nalgebra::storage::RawStorage;
 
 /// The logistic sigmoid σ(x) = 1 / (1 + e^(−x)), computed without overflow.
 ///
@@ -19,13 +20,9 @@ use nalgebra::{DMatrixView, Dyn};
 #[inline]
 pub fn sigmoid<T: Float>(x: T) -> T {
     let one = T::one();
-    let e = (-x.abs()).exp();
-    let d = one + e;
-    if x >= T::zero() {
-        one / d
-    } else {
-        e / d
-    }
+    let e = (-x.abs()).exp_nonpositive();
+    let num = if x >= T::zero() { one } else { e };
+    num / (one + e)
 }
 
 /// softplus(x) = log(1 + e^x), computed as max(x, 0) + log1p(e^(−|x|)).
@@ -40,7 +37,7 @@ pub fn sigmoid<T: Float>(x: T) -> T {
 pub fn softplus<T: Float>(x: T) -> T {
     let zero = T::zero();
     let m = if x > zero { x } else { zero };
-    m + (-x.abs()).exp().ln_1p()
+    m + (-x.abs()).exp_nonpositive().ln_1p_unit()
 }
 
 /// log σ(x) = −softplus(−x), finite for every finite x.
@@ -112,29 +109,21 @@ pub fn sigmoid_in_place<T: Float>(xs: &mut [T]) {
     }
 }
 
-/// A transposed view of a column-major `rows × cols` block stored in `data` with leading
-/// dimension `ld` (the distance between columns). No copy: the strides are swapped.
+/// A transposed view of a matrix view, without copying: the strides are swapped.
 ///
 /// nalgebra's `tr_mul`/`gemm_tr` do not reach the fast matrix-multiply kernels; `gemm` with a
-/// view like this one does, so hot paths use it.
-pub(crate) fn transposed_view<T: Float>(
-    data: &[T],
-    rows: usize,
-    cols: usize,
-    ld: usize,
-) -> DMatrixView<'_, T, Dyn, Dyn> {
-    let needed = if rows == 0 || cols == 0 {
-        0
-    } else {
-        (cols - 1) * ld + rows
+/// view like this one does (the strides are passed through), so hot paths use it.
+pub(crate) fn transpose_view<'a, T: Float, RS: Dim, CS: Dim>(
+    m: &Matrix<T, Dyn, Dyn, ViewStorage<'a, T, Dyn, Dyn, RS, CS>>,
+) -> DMatrixView<'a, T, Dyn, Dyn> {
+    let (rows, cols) = m.shape();
+    let (rs, cs) = m.strides();
+    // SAFETY: the new view addresses exactly the elements of `m` (element (j, i) of the result
+    // is element (i, j) of `m`), through the same pointer, for the same lifetime 'a.
+    let storage = unsafe {
+        ViewStorage::from_raw_parts(m.data.ptr(), (Dyn(cols), Dyn(rows)), (Dyn(cs), Dyn(rs)))
     };
-    DMatrixView::from_slice_with_strides_generic(
-        &data[..needed],
-        Dyn(cols),
-        Dyn(rows),
-        Dyn(ld),
-        Dyn(1),
-    )
+    Matrix::from_data(storage)
 }
 
 #[cfg(test)]
@@ -164,10 +153,11 @@ mod tests {
     #[test]
     fn transposed_view_matches_transpose() {
         let m = nalgebra::DMatrix::<f64>::from_fn(3, 4, |i, j| (i * 10 + j) as f64);
-        let t = transposed_view(m.as_slice(), 3, 4, 3);
+        let view: nalgebra::DMatrixView<'_, f64> = m.as_view();
+        let t = transpose_view(&view);
         assert_eq!(t.into_owned(), m.transpose());
         // first two columns only (a column block of a larger buffer)
-        let t2 = transposed_view(m.as_slice(), 3, 2, 3);
+        let t2 = transpose_view(&m.columns(0, 2));
         assert_eq!(t2.into_owned(), m.columns(0, 2).transpose());
     }
 }

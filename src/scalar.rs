@@ -41,14 +41,50 @@ pub trait Float:
     /// `f32` takes the top 24 bits of `next_u32`, `f64` the top 53 bits of `next_u64`; this is
     /// part of the crate's reproducibility contract.
     fn uniform01<R: Rng + ?Sized>(rng: &mut R) -> Self;
+    /// Writes a Bernoulli sample of each probability: `out[i] = 1` if a uniform draw is
+    /// `< probs[i]`, else 0. `f64` uses [`uniform01`](Self::uniform01) per value; `f32`
+    /// takes two 24-bit uniforms from each `next_u64` (bits 40..64, then 8..32), the last odd
+    /// value from one more word. Part of the reproducibility contract.
+    fn bernoulli_fill<R: Rng + ?Sized>(probs: &[Self], out: &mut [Self], rng: &mut R);
     /// `true` unless NaN or infinite. (Named to avoid clashing with `f32::is_finite`.)
     fn finite(self) -> bool {
         self.as_f64().is_finite()
     }
+    /// e^x for x ≤ 0 (NaN propagates), branch-free so that loops over it vectorise; 0 below
+    /// the normal range. Cephes' `expf` polynomial (f32) and Padé form (f64), within a few ulp.
+    fn exp_nonpositive(self) -> Self;
+    /// log(1 + y) for y in `[0, 1]`, branch-free: 2·atanh(s) with s = y / (2 + y) ≤ 1/3, summed
+    /// as an odd series to the type's precision (within a few ulp).
+    fn ln_1p_unit(self) -> Self;
+}
+
+/// Rounds to the nearest integer with the add-and-subtract trick (valid for |x| < 2^22 in f32,
+/// 2^51 in f64), which, unlike `floor`, compiles to plain vector arithmetic.
+macro_rules! round_magic {
+    ($x:expr, $magic:expr) => {
+        ($x + $magic) - $magic
+    };
 }
 
 impl Float for f32 {
     const NAME: &'static str = "f32";
+    #[inline]
+    fn bernoulli_fill<R: Rng + ?Sized>(probs: &[Self], out: &mut [Self], rng: &mut R) {
+        const SCALE: f32 = 1.0 / (1u32 << 24) as f32;
+        let mut pairs_p = probs.chunks_exact(2);
+        let mut pairs_o = out.chunks_exact_mut(2);
+        for (p, o) in (&mut pairs_p).zip(&mut pairs_o) {
+            let w = rng.next_u64();
+            let u0 = (w >> 40) as f32 * SCALE;
+            let u1 = ((w >> 8) & 0xff_ffff) as f32 * SCALE;
+            o[0] = if u0 < p[0] { 1.0 } else { 0.0 };
+            o[1] = if u1 < p[1] { 1.0 } else { 0.0 };
+        }
+        if let (Some(p), Some(o)) = (pairs_p.remainder().first(), pairs_o.into_remainder().first_mut()) {
+            let u = (rng.next_u64() >> 40) as f32 * SCALE;
+            *o = if u < *p { 1.0 } else { 0.0 };
+        }
+    }
     #[inline]
     fn of_f64(x: f64) -> Self {
         x as f32
@@ -65,10 +101,47 @@ impl Float for f32 {
     fn finite(self) -> bool {
         self.is_finite()
     }
+    #[inline(always)]
+    fn exp_nonpositive(self) -> Self {
+        const LO: f32 = -87.3;
+        let x = if self < LO { LO } else { self };
+        let fx = round_magic!(x * std::f32::consts::LOG2_E, 12_582_912.0f32);
+        let r = x - fx * 0.693_359_4 - fx * -2.121_944_4e-4;
+        let z = r * r;
+        let p = ((((1.987_569_1e-4f32 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r
+            + 4.166_579_6e-2)
+            * r
+            + 1.666_666_5e-1)
+            * r
+            + 5.000_000_1e-1;
+        let y = p * z + r + 1.0;
+        let scale = f32::from_bits(((fx as i32 + 127) as u32) << 23);
+        if self < LO {
+            0.0
+        } else {
+            y * scale
+        }
+    }
+    #[inline(always)]
+    fn ln_1p_unit(self) -> Self {
+        let s = self / (2.0 + self);
+        let s2 = s * s;
+        let mut acc = 1.0f32 / 13.0;
+        for k in [11.0f32, 9.0, 7.0, 5.0, 3.0] {
+            acc = acc * s2 + 1.0 / k;
+        }
+        2.0 * s * (acc * s2 + 1.0)
+    }
 }
 
 impl Float for f64 {
     const NAME: &'static str = "f64";
+    #[inline]
+    fn bernoulli_fill<R: Rng + ?Sized>(probs: &[Self], out: &mut [Self], rng: &mut R) {
+        for (o, &p) in out.iter_mut().zip(probs) {
+            *o = if Self::uniform01(rng) < p { 1.0 } else { 0.0 };
+        }
+    }
     #[inline]
     fn of_f64(x: f64) -> Self {
         x
@@ -84,5 +157,74 @@ impl Float for f64 {
     #[inline]
     fn finite(self) -> bool {
         self.is_finite()
+    }
+    #[inline(always)]
+    fn exp_nonpositive(self) -> Self {
+        const LO: f64 = -708.0;
+        let x = if self < LO { LO } else { self };
+        let fx = round_magic!(x * std::f64::consts::LOG2_E, 6_755_399_441_055_744.0f64);
+        let r = x - fx * 6.931_457_519_531_25e-1 - fx * 1.428_606_820_309_417_2e-6;
+        let xx = r * r;
+        let px = r * ((1.261_771_930_748_105_9e-4 * xx + 3.029_944_077_074_419_6e-2) * xx
+            + 9.999_999_999_999_999_9e-1);
+        let q = ((3.001_985_051_386_644_5e-6 * xx + 2.524_483_403_496_841e-3) * xx
+            + 2.272_655_482_081_550_3e-1)
+            * xx
+            + 2.0;
+        let y = 1.0 + 2.0 * (px / (q - px));
+        let scale = f64::from_bits(((fx as i64 + 1023) as u64) << 52);
+        if self < LO {
+            0.0
+        } else {
+            y * scale
+        }
+    }
+    #[inline(always)]
+    fn ln_1p_unit(self) -> Self {
+        let s = self / (2.0 + self);
+        let s2 = s * s;
+        let mut acc = 1.0f64 / 33.0;
+        for k in [
+            31.0f64, 29.0, 27.0, 25.0, 23.0, 21.0, 19.0, 17.0, 15.0, 13.0, 11.0, 9.0, 7.0, 5.0, 3.0,
+        ] {
+            acc = acc * s2 + 1.0 / k;
+        }
+        2.0 * s * (acc * s2 + 1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Float;
+
+    fn check<T: Float>(tol_exp: f64, tol_ln: f64) {
+        let mut worst = (0.0f64, 0.0f64);
+        for i in 0..=200_000 {
+            let x = -750.0 * i as f64 / 200_000.0;
+            let got = T::of_f64(x).exp_nonpositive().as_f64();
+            let want = T::of_f64(T::of_f64(x).as_f64().exp()).as_f64();
+            if want > 1e-30 {
+                worst.0 = worst.0.max(((got - want) / want).abs());
+            } else {
+                assert!(got <= 1e-30, "exp({x}) = {got}");
+            }
+            let y = i as f64 / 200_000.0;
+            let got = T::of_f64(y).ln_1p_unit().as_f64();
+            let want = T::of_f64(y).as_f64().ln_1p();
+            if want > 0.0 {
+                worst.1 = worst.1.max(((got - want) / want).abs());
+            } else {
+                assert_eq!(got, 0.0);
+            }
+        }
+        assert!(worst.0 < tol_exp && worst.1 < tol_ln, "{} worst relative errors {worst:?}", T::NAME);
+        assert_eq!(T::of_f64(0.0).exp_nonpositive(), T::one());
+        assert_eq!(T::of_f64(-1e4).exp_nonpositive(), T::zero());
+    }
+
+    #[test]
+    fn fast_exp_and_ln_1p_match_libm() {
+        check::<f32>(4.0 * f32::EPSILON as f64, 4.0 * f32::EPSILON as f64);
+        check::<f64>(4.0 * f64::EPSILON, 4.0 * f64::EPSILON);
     }
 }

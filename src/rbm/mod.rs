@@ -1,0 +1,535 @@
+//! The Bernoulli–Bernoulli restricted Boltzmann machine.
+
+mod pseudo_likelihood;
+mod sampling;
+
+pub use sampling::{GibbsConfig, GibbsSamples, GibbsStart};
+
+use crate::data::{check_finite, check_unit_interval};
+use crate::energy::EnergyModel;
+use crate::math::{logit_clipped, sigmoid, softplus, transpose_view};
+use crate::params::{BlockKind, Model, Parameters};
+use crate::train::{FitConfig, FitModel, FitReport, Init, Metrics, MetricsConfig, Trainer, VisibleBiasInit};
+use crate::observe::Observer;
+use crate::{Dataset, Error, Float, Result};
+use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector};
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+/// The parameters of an [`Rbm`]: weights `W` (`n_hidden × n_visible`), visible biases `b` and
+/// hidden biases `c`. Gradients and updates have this type too.
+///
+/// Blocks, in order: `weights` (column-major `W`), `visible_bias`, `hidden_bias`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RbmParams<T: Float> {
+    weights: DMatrix<T>,
+    visible_bias: DVector<T>,
+    hidden_bias: DVector<T>,
+}
+
+impl<T: Float> RbmParams<T> {
+    /// Weights `W`, `n_hidden × n_visible`: row `j` is the filter of hidden unit `j`.
+    pub fn weights(&self) -> &DMatrix<T> {
+        &self.weights
+    }
+    /// Visible biases `b` (length `n_visible`).
+    pub fn visible_bias(&self) -> &DVector<T> {
+        &self.visible_bias
+    }
+    /// Hidden biases `c` (length `n_hidden`).
+    pub fn hidden_bias(&self) -> &DVector<T> {
+        &self.hidden_bias
+    }
+}
+
+impl<T: Float> Parameters for RbmParams<T> {
+    type Scalar = T;
+    fn n_blocks(&self) -> usize {
+        3
+    }
+    fn block_name(&self, i: usize) -> &'static str {
+        ["weights", "visible_bias", "hidden_bias"][i]
+    }
+    fn block_kind(&self, i: usize) -> BlockKind {
+        if i == 0 {
+            BlockKind::Weights
+        } else {
+            BlockKind::Bias
+        }
+    }
+    fn block(&self, i: usize) -> &[T] {
+        match i {
+            0 => self.weights.as_slice(),
+            1 => self.visible_bias.as_slice(),
+            _ => self.hidden_bias.as_slice(),
+        }
+    }
+    fn block_mut(&mut self, i: usize) -> &mut [T] {
+        match i {
+            0 => self.weights.as_mut_slice(),
+            1 => self.visible_bias.as_mut_slice(),
+            _ => self.hidden_bias.as_mut_slice(),
+        }
+    }
+    fn zeros_like(&self) -> Self {
+        Self {
+            weights: DMatrix::zeros(self.weights.nrows(), self.weights.ncols()),
+            visible_bias: DVector::zeros(self.visible_bias.len()),
+            hidden_bias: DVector::zeros(self.hidden_bias.len()),
+        }
+    }
+}
+
+/// A restricted Boltzmann machine with binary (Bernoulli) visible and hidden units.
+///
+/// Energy E(v, h) = −bᵀv − cᵀh − hᵀWv; free energy
+/// F(v) = −bᵀv − Σⱼ softplus(cⱼ + Wⱼ·v); conditionals p(hⱼ = 1 | v) = σ(cⱼ + Wⱼ·v) and
+/// p(vᵢ = 1 | h) = σ(bᵢ + W·ᵢᵀh). Visible inputs may be probabilities in `[0, 1]` (e.g. grey
+/// levels), as in scikit-learn's `BernoulliRBM`.
+///
+/// Matrices hold one sample per column (see [`EnergyModel`]).
+///
+/// ```
+/// use rbms::{datasets, ContrastiveDivergence, FitConfig, Rbm};
+/// let data = datasets::digits_scaled::<f32>();
+/// let mut rbm = Rbm::<f32>::new(64, 32)?;
+/// let config = FitConfig::default().epochs(2).learning_rate(0.05).seed(7);
+/// let report = rbm.fit(&data, &ContrastiveDivergence::new(1), &config)?;
+/// assert_eq!(report.epochs.len(), 2);
+/// let features = rbm.transform(&data)?; // p(h | v), 32 × 1797
+/// assert_eq!(features.shape(), (32, 1797));
+/// # Ok::<(), rbms::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rbm<T: Float> {
+    params: RbmParams<T>,
+}
+
+impl<T: Float> Rbm<T> {
+    /// A model with all parameters zero (p(v) uniform). Both sizes must be ≥ 1.
+    ///
+    /// [`fit`](Self::fit) initialises the parameters from its seed unless
+    /// [`FitConfig::warm_start`] is set.
+    pub fn new(n_visible: usize, n_hidden: usize) -> Result<Self> {
+        if n_visible == 0 {
+            return Err(Error::EmptyData {
+                what: "visible layer (n_visible = 0)",
+            });
+        }
+        if n_hidden == 0 {
+            return Err(Error::EmptyData {
+                what: "hidden layer (n_hidden = 0)",
+            });
+        }
+        Ok(Self {
+            params: RbmParams {
+                weights: DMatrix::zeros(n_hidden, n_visible),
+                visible_bias: DVector::zeros(n_visible),
+                hidden_bias: DVector::zeros(n_hidden),
+            },
+        })
+    }
+
+    /// A model from given parameters: `weights` is `n_hidden × n_visible`, `visible_bias` has
+    /// length `n_visible`, `hidden_bias` length `n_hidden`; all finite.
+    pub fn from_parameters(
+        weights: DMatrix<T>,
+        visible_bias: DVector<T>,
+        hidden_bias: DVector<T>,
+    ) -> Result<Self> {
+        let (nh, nv) = weights.shape();
+        if nh == 0 || nv == 0 {
+            return Err(Error::EmptyData { what: "weights" });
+        }
+        if visible_bias.len() != nv {
+            return Err(Error::ShapeMismatch {
+                what: "visible_bias (n_visible)",
+                expected: (nv, 1),
+                found: (visible_bias.len(), 1),
+            });
+        }
+        if hidden_bias.len() != nh {
+            return Err(Error::ShapeMismatch {
+                what: "hidden_bias (n_hidden)",
+                expected: (nh, 1),
+                found: (hidden_bias.len(), 1),
+            });
+        }
+        check_finite("weights", weights.as_slice(), nh)?;
+        check_finite("visible_bias", visible_bias.as_slice(), nv)?;
+        check_finite("hidden_bias", hidden_bias.as_slice(), nh)?;
+        Ok(Self {
+            params: RbmParams {
+                weights,
+                visible_bias,
+                hidden_bias,
+            },
+        })
+    }
+
+    /// Weights `W`, `n_hidden × n_visible`: row `j` is the filter of hidden unit `j`.
+    pub fn weights(&self) -> &DMatrix<T> {
+        &self.params.weights
+    }
+    /// Visible biases `b`.
+    pub fn visible_bias(&self) -> &DVector<T> {
+        &self.params.visible_bias
+    }
+    /// Hidden biases `c`.
+    pub fn hidden_bias(&self) -> &DVector<T> {
+        &self.params.hidden_bias
+    }
+
+    /// Initialises the parameters: W ~ N(0, `weight_std`²) (drawn as `f64` standard normals
+    /// from `rng`, one per weight in column-major order, then scaled and rounded to `T`),
+    /// hidden biases 0, visible biases 0 or, with [`VisibleBiasInit::FromData`],
+    /// logit(p̄ᵢ) with the feature mean p̄ᵢ clipped to `[1e-3, 1 − 1e-3]` (Hinton's practical
+    /// guide, §8), which needs `data`.
+    pub fn initialize<R: Rng + ?Sized>(
+        &mut self,
+        init: &Init,
+        data: Option<&Dataset<T>>,
+        rng: &mut R,
+    ) -> Result<()> {
+        init.check()?;
+        let std = init.weight_std;
+        for w in self.params.weights.iter_mut() {
+            let z: f64 = StandardNormal.sample(rng);
+            *w = T::of_f64(z * std);
+        }
+        self.params.hidden_bias.fill(T::zero());
+        match init.visible_bias {
+            VisibleBiasInit::Zero => self.params.visible_bias.fill(T::zero()),
+            VisibleBiasInit::FromData => {
+                let data = data.ok_or(Error::InvalidParameter {
+                    name: "visible_bias",
+                    reason: "initialising visible biases from data needs a data set".into(),
+                })?;
+                self.check_visible(data.samples())?;
+                let eps = T::of_f64(1e-3);
+                for (b, m) in self
+                    .params
+                    .visible_bias
+                    .iter_mut()
+                    .zip(data.feature_means().iter())
+                {
+                    *b = logit_clipped(*m, eps);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Trains the model on `data` with `trainer` and `config`; see
+    /// [`fit_observed`](Self::fit_observed).
+    pub fn fit<Tr: Trainer<Self>>(
+        &mut self,
+        data: &Dataset<T>,
+        trainer: &Tr,
+        config: &FitConfig,
+    ) -> Result<FitReport> {
+        crate::train::fit(self, data, trainer, config, &mut ())
+    }
+
+    /// Trains the model, calling `observer` after every epoch (and step, if it asks).
+    ///
+    /// Unless `config.warm_start` is set, the parameters are first re-initialised from
+    /// `config.seed` as in [`initialize`](Self::initialize) with `config.init`. The run is
+    /// then fully determined by the seed: see [`crate::train`] for the reproducibility
+    /// contract. On error (including divergence) the model keeps the parameters of its last
+    /// successful update.
+    pub fn fit_observed<Tr: Trainer<Self>, O: Observer<Self>>(
+        &mut self,
+        data: &Dataset<T>,
+        trainer: &Tr,
+        config: &FitConfig,
+        observer: &mut O,
+    ) -> Result<FitReport> {
+        crate::train::fit(self, data, trainer, config, observer)
+    }
+
+    /// Hidden features p(h = 1 | v) of every sample: an `n_hidden × n_samples` matrix.
+    pub fn transform(&self, data: &Dataset<T>) -> Result<DMatrix<T>> {
+        self.hidden_probabilities(data.samples())
+    }
+
+    /// Mean-field reconstructions p(v = 1 | h = p(h | v)) of every sample (`n_visible × n_samples`).
+    /// Deterministic: the hidden layer is represented by its probabilities, not a sample.
+    pub fn reconstruct(&self, data: &Dataset<T>) -> Result<DMatrix<T>> {
+        let h = self.transform(data)?;
+        let mut out = DMatrix::zeros(self.n_visible(), h.ncols());
+        self.visible_probabilities_into(h.as_view(), out.as_view_mut())?;
+        Ok(out)
+    }
+
+    /// Mean squared error between the data and [`reconstruct`](Self::reconstruct), averaged
+    /// over samples and features.
+    pub fn reconstruction_error(&self, data: &Dataset<T>) -> Result<f64> {
+        let r = self.reconstruct(data)?;
+        let sum: f64 = r
+            .iter()
+            .zip(data.samples().iter())
+            .map(|(&a, &b)| {
+                let d = (a - b).as_f64();
+                d * d
+            })
+            .sum();
+        Ok(sum / r.len() as f64)
+    }
+
+    fn check_shape(&self, what: &'static str, rows: usize, expected: usize, cols: usize) -> Result<()> {
+        if rows != expected {
+            return Err(Error::ShapeMismatch {
+                what,
+                expected: (expected, cols),
+                found: (rows, cols),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn check_same_shape(what: &'static str, expected: (usize, usize), found: (usize, usize)) -> Result<()> {
+    if expected != found {
+        return Err(Error::ShapeMismatch {
+            what,
+            expected,
+            found,
+        });
+    }
+    Ok(())
+}
+
+impl<T: Float> Model for Rbm<T> {
+    type Scalar = T;
+    type Params = RbmParams<T>;
+    fn params(&self) -> &RbmParams<T> {
+        &self.params
+    }
+    fn params_mut(&mut self) -> &mut RbmParams<T> {
+        &mut self.params
+    }
+}
+
+impl<T: Float> EnergyModel for Rbm<T> {
+    fn n_visible(&self) -> usize {
+        self.params.weights.ncols()
+    }
+
+    fn n_hidden(&self) -> usize {
+        self.params.weights.nrows()
+    }
+
+    fn check_visible(&self, v: &DMatrix<T>) -> Result<()> {
+        self.check_shape("visible states (n_visible × n)", v.nrows(), self.n_visible(), v.ncols())?;
+        if v.ncols() == 0 {
+            return Err(Error::EmptyData {
+                what: "visible states",
+            });
+        }
+        check_finite("visible states", v.as_slice(), v.nrows())?;
+        check_unit_interval("visible states", v)
+    }
+
+    fn energy(&self, v: DMatrixView<'_, T>, h: DMatrixView<'_, T>) -> Result<DVector<T>> {
+        self.check_shape("visible states (n_visible × n)", v.nrows(), self.n_visible(), v.ncols())?;
+        check_same_shape("hidden states (n_hidden × n)", (self.n_hidden(), v.ncols()), h.shape())?;
+        let wv = &self.params.weights * v;
+        let mut out = DVector::zeros(v.ncols());
+        for n in 0..v.ncols() {
+            let e = -self.params.visible_bias.dot(&v.column(n))
+                - self.params.hidden_bias.dot(&h.column(n))
+                - h.column(n).dot(&wv.column(n));
+            out[n] = e;
+        }
+        Ok(out)
+    }
+
+    fn free_energy(&self, v: DMatrixView<'_, T>) -> Result<DVector<T>> {
+        self.check_shape("visible states (n_visible × n)", v.nrows(), self.n_visible(), v.ncols())?;
+        let mut x = DMatrix::zeros(self.n_hidden(), v.ncols());
+        x.gemm(T::one(), &self.params.weights, &v, T::zero());
+        let c = &self.params.hidden_bias;
+        let mut out = DVector::zeros(v.ncols());
+        for n in 0..v.ncols() {
+            let sp = x
+                .column(n)
+                .iter()
+                .zip(c.iter())
+                .fold(T::zero(), |acc, (&xj, &cj)| acc + softplus(xj + cj));
+            out[n] = -self.params.visible_bias.dot(&v.column(n)) - sp;
+        }
+        Ok(out)
+    }
+
+    fn hidden_probabilities_into(
+        &self,
+        v: DMatrixView<'_, T>,
+        mut out: DMatrixViewMut<'_, T>,
+    ) -> Result<()> {
+        self.check_shape("visible states (n_visible × n)", v.nrows(), self.n_visible(), v.ncols())?;
+        check_same_shape("hidden output buffer", (self.n_hidden(), v.ncols()), out.shape())?;
+        out.gemm(T::one(), &self.params.weights, &v, T::zero());
+        add_bias_sigmoid(&mut out, &self.params.hidden_bias);
+        Ok(())
+    }
+
+    fn visible_probabilities_into(
+        &self,
+        h: DMatrixView<'_, T>,
+        mut out: DMatrixViewMut<'_, T>,
+    ) -> Result<()> {
+        self.check_shape("hidden states (n_hidden × n)", h.nrows(), self.n_hidden(), h.ncols())?;
+        check_same_shape("visible output buffer", (self.n_visible(), h.ncols()), out.shape())?;
+        let w: DMatrixView<'_, T> = self.params.weights.as_view();
+        let wt = transpose_view(&w);
+        out.gemm(T::one(), &wt, &h, T::zero());
+        add_bias_sigmoid(&mut out, &self.params.visible_bias);
+        Ok(())
+    }
+
+    fn sample_hidden_into<R: Rng + ?Sized>(
+        &self,
+        v: DMatrixView<'_, T>,
+        mut probs: DMatrixViewMut<'_, T>,
+        states: DMatrixViewMut<'_, T>,
+        rng: &mut R,
+    ) -> Result<()> {
+        self.hidden_probabilities_into(v, probs.as_view_mut())?;
+        sample_bernoulli(probs.as_view(), states, rng)
+    }
+
+    fn sample_visible_into<R: Rng + ?Sized>(
+        &self,
+        h: DMatrixView<'_, T>,
+        mut probs: DMatrixViewMut<'_, T>,
+        states: DMatrixViewMut<'_, T>,
+        rng: &mut R,
+    ) -> Result<()> {
+        self.visible_probabilities_into(h, probs.as_view_mut())?;
+        sample_bernoulli(probs.as_view(), states, rng)
+    }
+
+    /// ∂F/∂W = −p(h|v) vᵀ, ∂F/∂b = −v, ∂F/∂c = −p(h|v), summed over columns and scaled.
+    fn free_energy_gradient_into(
+        &self,
+        v: DMatrixView<'_, T>,
+        hidden: DMatrixView<'_, T>,
+        scale: T,
+        beta: T,
+        grad: &mut RbmParams<T>,
+    ) -> Result<()> {
+        self.check_shape("visible states (n_visible × n)", v.nrows(), self.n_visible(), v.ncols())?;
+        check_same_shape("hidden probabilities", (self.n_hidden(), v.ncols()), hidden.shape())?;
+        check_same_shape("gradient weights", self.params.weights.shape(), grad.weights.shape())?;
+        check_same_shape("gradient visible_bias", (self.n_visible(), 1), grad.visible_bias.shape())?;
+        check_same_shape("gradient hidden_bias", (self.n_hidden(), 1), grad.hidden_bias.shape())?;
+        let vt = transpose_view(&v);
+        grad.weights.gemm(-scale, &hidden, &vt, beta);
+        row_sums_into(&v, -scale, beta, &mut grad.visible_bias);
+        row_sums_into(&hidden, -scale, beta, &mut grad.hidden_bias);
+        Ok(())
+    }
+}
+
+/// out ← beta·out + scale·(row sums of m).
+fn row_sums_into<T: Float>(m: &DMatrixView<'_, T>, scale: T, beta: T, out: &mut DVector<T>) {
+    if beta == T::zero() {
+        out.fill(T::zero());
+    } else if beta != T::one() {
+        *out *= beta;
+    }
+    let o = out.as_mut_slice();
+    for col in m.column_iter() {
+        for (acc, &x) in o.iter_mut().zip(col.as_slice()) {
+            *acc += scale * x;
+        }
+    }
+}
+
+/// x ← σ(x + bias) column by column.
+fn add_bias_sigmoid<T: Float>(out: &mut DMatrixViewMut<'_, T>, bias: &DVector<T>) {
+    let b = bias.as_slice();
+    for mut col in out.column_iter_mut() {
+        for (x, &bj) in col.as_mut_slice().iter_mut().zip(b) {
+            *x = sigmoid(*x + bj);
+        }
+    }
+}
+
+/// states ← Bernoulli(probs), column by column (see [`Float::bernoulli_fill`]).
+fn sample_bernoulli<T: Float, R: Rng + ?Sized>(
+    probs: DMatrixView<'_, T>,
+    mut states: DMatrixViewMut<'_, T>,
+    rng: &mut R,
+) -> Result<()> {
+    check_same_shape("sample buffer", probs.shape(), states.shape())?;
+    for (mut s, p) in states.column_iter_mut().zip(probs.column_iter()) {
+        T::bernoulli_fill(p.as_slice(), s.as_mut_slice(), rng);
+    }
+    Ok(())
+}
+
+impl<T: Float> FitModel for Rbm<T> {
+    fn check_data(&self, data: &Dataset<T>) -> Result<()> {
+        self.check_shape(
+            "training data (n_features must equal n_visible)",
+            data.n_features(),
+            self.n_visible(),
+            data.n_samples(),
+        )?;
+        data.check_unit_interval("training data")
+    }
+
+    fn initialize_for_fit(
+        &mut self,
+        data: &Dataset<T>,
+        init: &Init,
+        rng: &mut crate::train::RunRng,
+    ) -> Result<()> {
+        self.initialize(init, Some(data), rng)
+    }
+
+    fn evaluate(
+        &self,
+        data: &Dataset<T>,
+        config: &MetricsConfig,
+        rng: &mut crate::train::RunRng,
+    ) -> Result<Metrics> {
+        let mut m = Metrics::default();
+        if config.reconstruction {
+            m.recon_mse = Some(self.reconstruction_error(data)?);
+        }
+        if config.pseudo_likelihood {
+            m.pseudo_likelihood = Some(mean(&self.pseudo_likelihood(data, rng)?));
+        }
+        if config.pseudo_likelihood_exact {
+            m.pseudo_likelihood_exact = Some(mean(&self.pseudo_likelihood_exact(data)?));
+        }
+        Ok(m)
+    }
+}
+
+fn mean(v: &DVector<f64>) -> f64 {
+    v.sum() / v.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rbm_is_send_sync() {
+        fn is<T: Send + Sync>() {}
+        is::<Rbm<f32>>();
+        is::<Rbm<f64>>();
+    }
+
+    #[test]
+    fn row_sums_accumulate() {
+        let m = DMatrix::from_row_slice(2, 2, &[1.0f64, 2.0, 3.0, 4.0]);
+        let mut out = DVector::from_vec(vec![10.0, 20.0]);
+        row_sums_into(&m.as_view(), 2.0, 0.5, &mut out);
+        assert_eq!(out.as_slice(), &[5.0 + 6.0, 10.0 + 14.0]);
+    }
+}

@@ -1,0 +1,130 @@
+//! Drawing samples from an RBM by block Gibbs sampling.
+
+use super::Rbm;
+use crate::energy::EnergyModel;
+use crate::{Error, Float, Result};
+use nalgebra::DMatrix;
+use rand::Rng;
+
+/// Where Gibbs chains start.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GibbsStart<T: Float> {
+    /// Each visible unit independently 0 or 1 with probability ½.
+    Noise,
+    /// From the given visible states, one chain per column (`n_visible × chains`; values in
+    /// `[0, 1]`). The number of chains is the number of columns.
+    From(DMatrix<T>),
+}
+
+/// How to run Gibbs chains: `burn_in` full steps (v → h → v) are discarded, then
+/// `samples_per_chain` states are recorded, one every `thinning` steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GibbsConfig<T: Float> {
+    /// Number of independent chains (ignored with [`GibbsStart::From`], which fixes it).
+    pub chains: usize,
+    /// Steps run before the first recorded state.
+    pub burn_in: usize,
+    /// Steps between recorded states (≥ 1).
+    pub thinning: usize,
+    /// States recorded per chain (≥ 1).
+    pub samples_per_chain: usize,
+    /// Initial states.
+    pub start: GibbsStart<T>,
+}
+
+impl<T: Float> Default for GibbsConfig<T> {
+    /// 10 chains from noise, 1000 burn-in steps, one sample each.
+    fn default() -> Self {
+        Self {
+            chains: 10,
+            burn_in: 1000,
+            thinning: 1,
+            samples_per_chain: 1,
+            start: GibbsStart::Noise,
+        }
+    }
+}
+
+/// Recorded Gibbs states. Column `s · chains + c` is the `s`-th recorded state of chain `c`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GibbsSamples<T: Float> {
+    /// Binary visible states (`n_visible × chains·samples_per_chain`).
+    pub states: DMatrix<T>,
+    /// p(v = 1 | h) at the same steps: the mean image behind each state, better for display.
+    pub probabilities: DMatrix<T>,
+    /// Number of chains.
+    pub chains: usize,
+}
+
+impl<T: Float> Rbm<T> {
+    /// Runs block Gibbs chains (h ~ p(h|v), then v ~ p(v|h), per step) and records states.
+    ///
+    /// ```
+    /// use rbms::{GibbsConfig, Rbm};
+    /// use rand::SeedableRng;
+    /// let rbm = Rbm::<f64>::new(6, 3)?;
+    /// let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(0);
+    /// let config = GibbsConfig { chains: 4, burn_in: 10, thinning: 2, samples_per_chain: 3, ..Default::default() };
+    /// let s = rbm.sample(&config, &mut rng)?;
+    /// assert_eq!(s.states.shape(), (6, 12));
+    /// # Ok::<(), rbms::Error>(())
+    /// ```
+    pub fn sample<R: Rng + ?Sized>(
+        &self,
+        config: &GibbsConfig<T>,
+        rng: &mut R,
+    ) -> Result<GibbsSamples<T>> {
+        if config.thinning == 0 {
+            return Err(Error::InvalidParameter {
+                name: "thinning",
+                reason: "must be >= 1, got 0".into(),
+            });
+        }
+        if config.samples_per_chain == 0 {
+            return Err(Error::InvalidParameter {
+                name: "samples_per_chain",
+                reason: "must be >= 1, got 0".into(),
+            });
+        }
+        let nv = self.n_visible();
+        let mut v = match &config.start {
+            GibbsStart::Noise => {
+                if config.chains == 0 {
+                    return Err(Error::ZeroChains);
+                }
+                DMatrix::from_fn(nv, config.chains, |_, _| {
+                    crate::data::bernoulli(T::of_f64(0.5), rng)
+                })
+            }
+            GibbsStart::From(v0) => {
+                self.check_visible(v0)?;
+                v0.clone()
+            }
+        };
+        let chains = v.ncols();
+        let total = config.samples_per_chain;
+        let mut hp = DMatrix::zeros(self.n_hidden(), chains);
+        let mut h = DMatrix::zeros(self.n_hidden(), chains);
+        let mut vp = DMatrix::zeros(nv, chains);
+        let mut states = DMatrix::zeros(nv, chains * total);
+        let mut probabilities = DMatrix::zeros(nv, chains * total);
+        let steps = config.burn_in + (total - 1) * config.thinning + 1;
+        let mut recorded = 0;
+        for step in 1..=steps {
+            self.sample_hidden_into(v.as_view(), hp.as_view_mut(), h.as_view_mut(), rng)?;
+            self.sample_visible_into(h.as_view(), vp.as_view_mut(), v.as_view_mut(), rng)?;
+            if step > config.burn_in && (step - config.burn_in - 1) % config.thinning == 0 {
+                states.columns_mut(recorded * chains, chains).copy_from(&v);
+                probabilities
+                    .columns_mut(recorded * chains, chains)
+                    .copy_from(&vp);
+                recorded += 1;
+            }
+        }
+        Ok(GibbsSamples {
+            states,
+            probabilities,
+            chains,
+        })
+    }
+}

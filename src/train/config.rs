@@ -1,0 +1,218 @@
+//! Settings of a training run, checked once.
+
+use crate::{Error, Result};
+
+/// How [`fit`](crate::Rbm::fit) initialises the parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Init {
+    /// Standard deviation of the initial weights (W ~ N(0, σ²)). Default 0.01.
+    pub weight_std: f64,
+    /// Initial visible biases. Default [`VisibleBiasInit::FromData`].
+    pub visible_bias: VisibleBiasInit,
+}
+
+impl Default for Init {
+    fn default() -> Self {
+        Self {
+            weight_std: 0.01,
+            visible_bias: VisibleBiasInit::FromData,
+        }
+    }
+}
+
+impl Init {
+    pub(crate) fn check(&self) -> Result<()> {
+        if !(self.weight_std.is_finite() && self.weight_std >= 0.0) {
+            return Err(Error::InvalidParameter {
+                name: "weight_std",
+                reason: format!("must be finite and >= 0, got {}", self.weight_std),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Initial visible biases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisibleBiasInit {
+    /// All zero.
+    Zero,
+    /// logit of each feature's mean over the training data, clipped (Hinton's practical guide).
+    FromData,
+}
+
+/// Which metrics [`fit`](crate::Rbm::fit) computes after each epoch, and on how many samples.
+///
+/// Metrics run on a fixed subset of the training data: all of it when it has at most
+/// `max_samples` samples, otherwise `max_samples` samples drawn once, without replacement,
+/// from the run's metrics stream (see [`crate::train`]). [`FitReport::metric_samples`](crate::train::FitReport)
+/// says how many were used. Their time is reported apart from training time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Compute metrics every this many epochs (and always after the last); 0 disables them.
+    pub every: usize,
+    /// Largest number of training samples metrics are computed on.
+    pub max_samples: usize,
+    /// Mean squared reconstruction error.
+    pub reconstruction: bool,
+    /// The stochastic one-flip pseudo-likelihood (scikit-learn's estimate).
+    pub pseudo_likelihood: bool,
+    /// The exact pseudo-likelihood (all sites; `n_visible` times dearer).
+    pub pseudo_likelihood_exact: bool,
+}
+
+impl Default for MetricsConfig {
+    /// Every epoch, up to 2,000 samples, all metrics.
+    fn default() -> Self {
+        Self {
+            every: 1,
+            max_samples: 2000,
+            reconstruction: true,
+            pseudo_likelihood: true,
+            pseudo_likelihood_exact: true,
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// No metrics at all (the fastest training).
+    pub fn none() -> Self {
+        Self {
+            every: 0,
+            ..Self::default()
+        }
+    }
+}
+
+/// Settings of a training run: the shared update rule (learning rate, momentum, decay), the
+/// minibatch schedule, initialisation, the seed and metrics.
+///
+/// Build with [`Default`] and the chainable setters; everything is checked once when training
+/// starts, each broken rule with its own [`Error`] variant.
+///
+/// ```
+/// use rbms::FitConfig;
+/// let c = FitConfig::default().epochs(20).batch_size(10).learning_rate(0.06).momentum(0.5).seed(42);
+/// assert_eq!(c.epochs, 20);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct FitConfig {
+    /// Passes over the data. Default 10.
+    pub epochs: usize,
+    /// Samples per minibatch (≥ 1, ≤ the number of samples). Default 10.
+    pub batch_size: usize,
+    /// Skip the short last batch of each epoch. Default `false`.
+    pub drop_last: bool,
+    /// The one seed that determines the run. Default 0.
+    pub seed: u64,
+    /// Learning rate ε (finite, > 0). Default 0.05.
+    pub learning_rate: f64,
+    /// Classic momentum μ in `[0, 1)`: velocity ← μ·velocity − ε·gradient. Default 0.5.
+    pub momentum: f64,
+    /// L2 weight decay λ₂ ≥ 0 (adds λ₂θ to the gradient of weights). Default 0.
+    pub weight_decay: f64,
+    /// L1 penalty λ₁ ≥ 0 (adds λ₁·sign(θ) to the gradient of weights). Default 0.
+    pub l1: f64,
+    /// Apply the decays to biases too. Default `false`.
+    pub decay_biases: bool,
+    /// Initialisation. Ignored when `warm_start` is set.
+    pub init: Init,
+    /// Continue from the model's current parameters instead of re-initialising. Default `false`.
+    pub warm_start: bool,
+    /// Metrics after each epoch.
+    pub metrics: MetricsConfig,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 10,
+            drop_last: false,
+            seed: 0,
+            learning_rate: 0.05,
+            momentum: 0.5,
+            weight_decay: 0.0,
+            l1: 0.0,
+            decay_biases: false,
+            init: Init::default(),
+            warm_start: false,
+            metrics: MetricsConfig::default(),
+        }
+    }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty),* $(,)?) => {
+        impl FitConfig {
+            $(
+                $(#[$doc])*
+                pub fn $name(mut self, $name: $ty) -> Self {
+                    self.$name = $name;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    /// Sets [`epochs`](FitConfig::epochs).
+    epochs: usize,
+    /// Sets [`batch_size`](FitConfig::batch_size).
+    batch_size: usize,
+    /// Sets [`drop_last`](FitConfig::drop_last).
+    drop_last: bool,
+    /// Sets [`seed`](FitConfig::seed).
+    seed: u64,
+    /// Sets [`learning_rate`](FitConfig::learning_rate).
+    learning_rate: f64,
+    /// Sets [`momentum`](FitConfig::momentum).
+    momentum: f64,
+    /// Sets [`weight_decay`](FitConfig::weight_decay).
+    weight_decay: f64,
+    /// Sets [`l1`](FitConfig::l1).
+    l1: f64,
+    /// Sets [`decay_biases`](FitConfig::decay_biases).
+    decay_biases: bool,
+    /// Sets [`init`](FitConfig::init).
+    init: Init,
+    /// Sets [`warm_start`](FitConfig::warm_start).
+    warm_start: bool,
+    /// Sets [`metrics`](FitConfig::metrics).
+    metrics: MetricsConfig,
+}
+
+impl FitConfig {
+    /// Checks the settings that do not depend on the data.
+    pub fn check(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(Error::InvalidParameter {
+                name: "epochs",
+                reason: "must be >= 1, got 0".into(),
+            });
+        }
+        if self.batch_size == 0 {
+            return Err(Error::ZeroBatchSize);
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(Error::InvalidLearningRate(self.learning_rate));
+        }
+        if !(self.momentum >= 0.0 && self.momentum < 1.0) {
+            return Err(Error::InvalidMomentum(self.momentum));
+        }
+        for (name, value) in [("weight_decay", self.weight_decay), ("l1", self.l1)] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(Error::InvalidPenalty { name, value });
+            }
+        }
+        if self.metrics.every > 0 && self.metrics.max_samples == 0 {
+            return Err(Error::InvalidParameter {
+                name: "metrics.max_samples",
+                reason: "must be >= 1 when metrics are on, got 0".into(),
+            });
+        }
+        self.init.check()
+    }
+}

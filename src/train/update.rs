@@ -1,0 +1,78 @@
+//! The one update rule every trainer uses.
+
+use super::{FitConfig, StepContext};
+use crate::params::{BlockKind, Parameters};
+use crate::{Error, Float, Result};
+
+/// Gradient descent with classic momentum and weight decay, checked.
+///
+/// For every parameter θ with loss gradient g:
+///
+/// ```text
+/// g'       = g + λ₂·θ + λ₁·sign(θ)      (decay terms on weight blocks only, unless decay_biases)
+/// velocity ← μ·velocity − ε·g'
+/// θ        ← θ + velocity
+/// ```
+///
+/// The update is all-or-nothing: if any new parameter would be NaN or infinite, no parameter is
+/// changed and [`Error::Diverged`] names the epoch, batch and block.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UpdateRule<T: Float> {
+    learning_rate: T,
+    momentum: T,
+    weight_decay: T,
+    l1: T,
+    decay_biases: bool,
+}
+
+impl<T: Float> UpdateRule<T> {
+    /// The rule configured by `config` (checked).
+    pub fn from_config(config: &FitConfig) -> Result<Self> {
+        config.check()?;
+        Ok(Self {
+            learning_rate: T::of_f64(config.learning_rate),
+            momentum: T::of_f64(config.momentum),
+            weight_decay: T::of_f64(config.weight_decay),
+            l1: T::of_f64(config.l1),
+            decay_biases: config.decay_biases,
+        })
+    }
+
+    /// Applies the update for `grad` to `params`, carrying `velocity` (same shapes).
+    pub fn apply<P: Parameters<Scalar = T>>(
+        &self,
+        params: &mut P,
+        grad: &P,
+        velocity: &mut P,
+        ctx: StepContext,
+    ) -> Result<()> {
+        let (lr, mu) = (self.learning_rate, self.momentum);
+        for b in 0..params.n_blocks() {
+            let decay = params.block_kind(b) == BlockKind::Weights || self.decay_biases;
+            let (l2, l1) = if decay {
+                (self.weight_decay, self.l1)
+            } else {
+                (T::zero(), T::zero())
+            };
+            let theta = params.block(b);
+            let mut ok = true;
+            for ((vel, &g), &th) in velocity.block_mut(b).iter_mut().zip(grad.block(b)).zip(theta) {
+                let mut g = g + l2 * th;
+                if l1 != T::zero() && th != T::zero() {
+                    g += if th > T::zero() { l1 } else { -l1 };
+                }
+                *vel = mu * *vel - lr * g;
+                ok &= (th + *vel).finite();
+            }
+            if !ok {
+                return Err(Error::Diverged {
+                    epoch: ctx.epoch,
+                    batch: ctx.batch,
+                    block: params.block_name(b),
+                });
+            }
+        }
+        params.add_assign(velocity);
+        Ok(())
+    }
+}
