@@ -101,6 +101,27 @@ pub fn log_sum_exp<T: Float>(xs: &[T]) -> T {
     m + s.ln()
 }
 
+/// Σⱼ softplus(xⱼ + δ·wⱼ) over the common length of `x` and `w`, summed in eight lanes so
+/// that the loop vectorises (a single running sum would serialise on the additions).
+#[inline]
+pub fn sum_softplus_shifted<T: Float>(x: &[T], w: &[T], delta: T) -> T {
+    const LANES: usize = 8;
+    let mut acc = [T::zero(); LANES];
+    let xc = x.chunks_exact(LANES);
+    let wc = w.chunks_exact(LANES);
+    let (xr, wr) = (xc.remainder(), wc.remainder());
+    for (xs, ws) in xc.zip(wc) {
+        for l in 0..LANES {
+            acc[l] += softplus(xs[l] + delta * ws[l]);
+        }
+    }
+    let mut total = T::zero();
+    for (&xj, &wj) in xr.iter().zip(wr) {
+        total += softplus(xj + delta * wj);
+    }
+    acc.iter().fold(total, |a, &b| a + b)
+}
+
 /// Applies [`sigmoid`] to every element.
 #[inline]
 pub fn sigmoid_in_place<T: Float>(xs: &mut [T]) {

@@ -96,7 +96,7 @@ fn try_digits<T: Float>(scale: f64) -> Result<Dataset<T>> {
     })?;
     let (values, labels) = parse_digits_csv(text)?;
     let lut: Vec<T> = (0..=DIGITS_MAX)
-        .map(|v| T::of_f64(f64::from(v) * scale * 1.0002))
+        .map(|v| T::of_f64(f64::from(v) * scale))
         .collect();
     let values: Vec<T> = values.iter().map(|&v| lut[usize::from(v)]).collect();
     // Row-major n_samples × 64 is column-major 64 × n_samples: one sample per column.

@@ -3,7 +3,7 @@
 use super::Rbm;
 use crate::data::bounded;
 use crate::energy::EnergyModel;
-use crate::math::{log_sigmoid, softplus};
+use crate::math::{log_sigmoid, sum_softplus_shifted};
 use crate::{Dataset, Float, Result};
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;
@@ -38,7 +38,9 @@ impl<T: Float> Rbm<T> {
         self.for_each_block(data, |start, x, v| {
             for n in 0..x.ncols() {
                 let i = sites[start + n];
-                let d = self.flip_delta(x.column(n).as_slice(), v.column(n)[i], i);
+                let xn = x.column(n);
+                let base = sum_softplus_shifted(xn.as_slice(), xn.as_slice(), T::zero());
+                let d = self.flip_delta(xn.as_slice(), base, v.column(n)[i], i);
                 out[start + n] = nv as f64 * log_sigmoid(d).as_f64();
             }
         })?;
@@ -57,9 +59,11 @@ impl<T: Float> Rbm<T> {
             for n in 0..x.ncols() {
                 let xn = x.column(n);
                 let vn = v.column(n);
+                let base = sum_softplus_shifted(xn.as_slice(), xn.as_slice(), T::zero());
                 let mut total = 0.0f64;
                 for i in 0..nv {
-                    total += log_sigmoid(self.flip_delta(xn.as_slice(), vn[i], i)).as_f64();
+                    let d = self.flip_delta(xn.as_slice(), base, vn[i], i);
+                    total += log_sigmoid(d).as_f64();
                 }
                 out[start + n] = total;
             }
@@ -93,13 +97,11 @@ impl<T: Float> Rbm<T> {
     /// F(ṽ) − F(v) for the flip of site `i` (vᵢ → 1 − vᵢ, a change Δ = 1 − 2vᵢ), given the
     /// pre-activations x = Wv + c of v:
     /// −bᵢΔ − Σⱼ [softplus(xⱼ + ΔWⱼᵢ) − softplus(xⱼ)].
-    fn flip_delta(&self, x: &[T], vi: T, i: usize) -> T {
+    /// `base` is Σⱼ softplus(xⱼ).
+    fn flip_delta(&self, x: &[T], base: T, vi: T, i: usize) -> T {
         let delta = T::one() - vi - vi;
-        let wi = self.weights().column(i);
-        let mut s = T::zero();
-        for (&xj, &wji) in x.iter().zip(wi.iter()) {
-            s += softplus(xj + delta * wji) - softplus(xj);
-        }
-        -self.visible_bias()[i] * delta - s
+        let nh = self.n_hidden();
+        let wi = &self.weights().as_slice()[i * nh..(i + 1) * nh];
+        -self.visible_bias()[i] * delta - (sum_softplus_shifted(x, wi, delta) - base)
     }
 }
