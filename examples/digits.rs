@@ -75,7 +75,11 @@ fn train<T: Float>(args: &Args) -> Result<(), String> {
     let samples = common::sample_tiles(&rbm, 100, 1000, &mut rng).map_err(|e| e.to_string())?;
     let samples_path = out.join("samples.png");
     common::write_tiles(&samples_path, &samples, 8, 8, 10, 4, false)?;
-    eprintln!("wrote {} and {}", filters_path.display(), samples_path.display());
+    eprintln!(
+        "wrote {} and {}",
+        filters_path.display(),
+        samples_path.display()
+    );
 
     println!(
         "summary: dataset=digits dtype={} hidden={hidden} trainer={trainer_name} epochs={} \

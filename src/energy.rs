@@ -34,7 +34,6 @@ use rand::Rng;
 /// [`Dataset`](crate::Dataset) has already checked. The allocating convenience methods check
 /// values too.
 pub trait EnergyModel: Model {
-
     /// Number of visible units.
     fn n_visible(&self) -> usize;
     /// Number of hidden units.

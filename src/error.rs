@@ -121,7 +121,9 @@ pub enum Error {
         expected: u32,
     },
     /// An IDX file ended before the data its header announces.
-    #[error("{path}: truncated IDX file: header announces {expected} bytes of data, found {found}")]
+    #[error(
+        "{path}: truncated IDX file: header announces {expected} bytes of data, found {found}"
+    )]
     IdxTruncated {
         /// The file.
         path: PathBuf,

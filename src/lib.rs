@@ -1,5 +1,5 @@
 #![deny(missing_docs)]
-//! Restricted Boltzmann Machines.
+#![doc = include_str!("../README.md")]
 
 pub mod data;
 pub mod datasets;

@@ -3,8 +3,8 @@
 //! All functions are finite for every finite input, including |x| = 1e4 in `f32`.
 
 use crate::Float;
-use nalgebra::{DMatrixView, Dim, Dyn, Matrix, ViewStorage};
 use nalgebra::storage::RawStorage;
+use nalgebra::{DMatrixView, Dim, Dyn, Matrix, ViewStorage};
 
 /// The logistic sigmoid σ(x) = 1 / (1 + e^(−x)), computed without overflow.
 ///

@@ -80,7 +80,10 @@ impl Float for f32 {
             o[0] = if u0 < p[0] { 1.0 } else { 0.0 };
             o[1] = if u1 < p[1] { 1.0 } else { 0.0 };
         }
-        if let (Some(p), Some(o)) = (pairs_p.remainder().first(), pairs_o.into_remainder().first_mut()) {
+        if let (Some(p), Some(o)) = (
+            pairs_p.remainder().first(),
+            pairs_o.into_remainder().first_mut(),
+        ) {
             let u = (rng.next_u64() >> 40) as f32 * SCALE;
             *o = if u < *p { 1.0 } else { 0.0 };
         }
@@ -165,8 +168,7 @@ impl Float for f64 {
         let fx = round_magic!(x * std::f64::consts::LOG2_E, 6_755_399_441_055_744.0f64);
         let r = x - fx * 6.931_457_519_531_25e-1 - fx * 1.428_606_820_309_417_2e-6;
         let xx = r * r;
-        let px = r * ((1.261_771_930_748_105_9e-4 * xx + 3.029_944_077_074_419_6e-2) * xx
-            + 1.0);
+        let px = r * ((1.261_771_930_748_105_9e-4 * xx + 3.029_944_077_074_419_6e-2) * xx + 1.0);
         let q = ((3.001_985_051_386_644_5e-6 * xx + 2.524_483_403_496_841e-3) * xx
             + 2.272_655_482_081_550_3e-1)
             * xx
@@ -217,7 +219,11 @@ mod tests {
                 assert_eq!(got, 0.0);
             }
         }
-        assert!(worst.0 < tol_exp && worst.1 < tol_ln, "{} worst relative errors {worst:?}", T::NAME);
+        assert!(
+            worst.0 < tol_exp && worst.1 < tol_ln,
+            "{} worst relative errors {worst:?}",
+            T::NAME
+        );
         assert_eq!(T::of_f64(0.0).exp_nonpositive(), T::one());
         assert_eq!(T::of_f64(-1e4).exp_nonpositive(), T::zero());
     }

@@ -8,9 +8,11 @@ pub use sampling::{GibbsConfig, GibbsSamples, GibbsStart};
 use crate::data::{check_finite, check_unit_interval};
 use crate::energy::EnergyModel;
 use crate::math::{logit_clipped, sigmoid, softplus, transpose_view};
-use crate::params::{BlockKind, Model, Parameters};
-use crate::train::{FitConfig, FitModel, FitReport, Init, Metrics, MetricsConfig, Trainer, VisibleBiasInit};
 use crate::observe::Observer;
+use crate::params::{BlockKind, Model, Parameters};
+use crate::train::{
+    FitConfig, FitModel, FitReport, Init, Metrics, MetricsConfig, Trainer, VisibleBiasInit,
+};
 use crate::{Dataset, Error, Float, Result};
 use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector};
 use rand::Rng;
@@ -277,7 +279,13 @@ impl<T: Float> Rbm<T> {
         Ok(sum / r.len() as f64)
     }
 
-    fn check_shape(&self, what: &'static str, rows: usize, expected: usize, cols: usize) -> Result<()> {
+    fn check_shape(
+        &self,
+        what: &'static str,
+        rows: usize,
+        expected: usize,
+        cols: usize,
+    ) -> Result<()> {
         if rows != expected {
             return Err(Error::ShapeMismatch {
                 what,
@@ -289,7 +297,11 @@ impl<T: Float> Rbm<T> {
     }
 }
 
-fn check_same_shape(what: &'static str, expected: (usize, usize), found: (usize, usize)) -> Result<()> {
+fn check_same_shape(
+    what: &'static str,
+    expected: (usize, usize),
+    found: (usize, usize),
+) -> Result<()> {
     if expected != found {
         return Err(Error::ShapeMismatch {
             what,
@@ -321,7 +333,12 @@ impl<T: Float> EnergyModel for Rbm<T> {
     }
 
     fn check_visible(&self, v: &DMatrix<T>) -> Result<()> {
-        self.check_shape("visible states (n_visible × n)", v.nrows(), self.n_visible(), v.ncols())?;
+        self.check_shape(
+            "visible states (n_visible × n)",
+            v.nrows(),
+            self.n_visible(),
+            v.ncols(),
+        )?;
         if v.ncols() == 0 {
             return Err(Error::EmptyData {
                 what: "visible states",
@@ -332,8 +349,17 @@ impl<T: Float> EnergyModel for Rbm<T> {
     }
 
     fn energy(&self, v: DMatrixView<'_, T>, h: DMatrixView<'_, T>) -> Result<DVector<T>> {
-        self.check_shape("visible states (n_visible × n)", v.nrows(), self.n_visible(), v.ncols())?;
-        check_same_shape("hidden states (n_hidden × n)", (self.n_hidden(), v.ncols()), h.shape())?;
+        self.check_shape(
+            "visible states (n_visible × n)",
+            v.nrows(),
+            self.n_visible(),
+            v.ncols(),
+        )?;
+        check_same_shape(
+            "hidden states (n_hidden × n)",
+            (self.n_hidden(), v.ncols()),
+            h.shape(),
+        )?;
         let wv = &self.params.weights * v;
         let mut out = DVector::zeros(v.ncols());
         for n in 0..v.ncols() {
@@ -346,7 +372,12 @@ impl<T: Float> EnergyModel for Rbm<T> {
     }
 
     fn free_energy(&self, v: DMatrixView<'_, T>) -> Result<DVector<T>> {
-        self.check_shape("visible states (n_visible × n)", v.nrows(), self.n_visible(), v.ncols())?;
+        self.check_shape(
+            "visible states (n_visible × n)",
+            v.nrows(),
+            self.n_visible(),
+            v.ncols(),
+        )?;
         let mut x = DMatrix::zeros(self.n_hidden(), v.ncols());
         x.gemm(T::one(), &self.params.weights, &v, T::zero());
         let c = &self.params.hidden_bias;
@@ -367,8 +398,17 @@ impl<T: Float> EnergyModel for Rbm<T> {
         v: DMatrixView<'_, T>,
         mut out: DMatrixViewMut<'_, T>,
     ) -> Result<()> {
-        self.check_shape("visible states (n_visible × n)", v.nrows(), self.n_visible(), v.ncols())?;
-        check_same_shape("hidden output buffer", (self.n_hidden(), v.ncols()), out.shape())?;
+        self.check_shape(
+            "visible states (n_visible × n)",
+            v.nrows(),
+            self.n_visible(),
+            v.ncols(),
+        )?;
+        check_same_shape(
+            "hidden output buffer",
+            (self.n_hidden(), v.ncols()),
+            out.shape(),
+        )?;
         out.gemm(T::one(), &self.params.weights, &v, T::zero());
         add_bias_sigmoid(&mut out, &self.params.hidden_bias);
         Ok(())
@@ -379,8 +419,17 @@ impl<T: Float> EnergyModel for Rbm<T> {
         h: DMatrixView<'_, T>,
         mut out: DMatrixViewMut<'_, T>,
     ) -> Result<()> {
-        self.check_shape("hidden states (n_hidden × n)", h.nrows(), self.n_hidden(), h.ncols())?;
-        check_same_shape("visible output buffer", (self.n_visible(), h.ncols()), out.shape())?;
+        self.check_shape(
+            "hidden states (n_hidden × n)",
+            h.nrows(),
+            self.n_hidden(),
+            h.ncols(),
+        )?;
+        check_same_shape(
+            "visible output buffer",
+            (self.n_visible(), h.ncols()),
+            out.shape(),
+        )?;
         let w: DMatrixView<'_, T> = self.params.weights.as_view();
         let wt = transpose_view(&w);
         out.gemm(T::one(), &wt, &h, T::zero());
@@ -419,11 +468,32 @@ impl<T: Float> EnergyModel for Rbm<T> {
         beta: T,
         grad: &mut RbmParams<T>,
     ) -> Result<()> {
-        self.check_shape("visible states (n_visible × n)", v.nrows(), self.n_visible(), v.ncols())?;
-        check_same_shape("hidden probabilities", (self.n_hidden(), v.ncols()), hidden.shape())?;
-        check_same_shape("gradient weights", self.params.weights.shape(), grad.weights.shape())?;
-        check_same_shape("gradient visible_bias", (self.n_visible(), 1), grad.visible_bias.shape())?;
-        check_same_shape("gradient hidden_bias", (self.n_hidden(), 1), grad.hidden_bias.shape())?;
+        self.check_shape(
+            "visible states (n_visible × n)",
+            v.nrows(),
+            self.n_visible(),
+            v.ncols(),
+        )?;
+        check_same_shape(
+            "hidden probabilities",
+            (self.n_hidden(), v.ncols()),
+            hidden.shape(),
+        )?;
+        check_same_shape(
+            "gradient weights",
+            self.params.weights.shape(),
+            grad.weights.shape(),
+        )?;
+        check_same_shape(
+            "gradient visible_bias",
+            (self.n_visible(), 1),
+            grad.visible_bias.shape(),
+        )?;
+        check_same_shape(
+            "gradient hidden_bias",
+            (self.n_hidden(), 1),
+            grad.hidden_bias.shape(),
+        )?;
         let vt = transpose_view(&v);
         grad.weights.gemm(-scale, &hidden, &vt, beta);
         row_sums_into(&v, -scale, beta, &mut grad.visible_bias);

@@ -113,7 +113,8 @@ impl<T: Float> Rbm<T> {
         for step in 1..=steps {
             self.sample_hidden_into(v.as_view(), hp.as_view_mut(), h.as_view_mut(), rng)?;
             self.sample_visible_into(h.as_view(), vp.as_view_mut(), v.as_view_mut(), rng)?;
-            if step > config.burn_in && (step - config.burn_in - 1).is_multiple_of(config.thinning) {
+            if step > config.burn_in && (step - config.burn_in - 1).is_multiple_of(config.thinning)
+            {
                 states.columns_mut(recorded * chains, chains).copy_from(&v);
                 probabilities
                     .columns_mut(recorded * chains, chains)

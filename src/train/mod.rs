@@ -25,7 +25,7 @@ mod cd;
 mod config;
 mod update;
 
-pub use cd::{CdState, ContrastiveDivergence, PersistentCd, PcdState};
+pub use cd::{CdState, ContrastiveDivergence, PcdState, PersistentCd};
 pub use config::{FitConfig, Init, MetricsConfig, VisibleBiasInit};
 pub use update::UpdateRule;
 
@@ -185,7 +185,8 @@ where
     let rule = UpdateRule::from_config(config)?;
     trainer.check()?;
     model.check_data(data)?;
-    let mut batches = crate::data::Minibatches::new(data.n_samples(), config.batch_size, config.drop_last)?;
+    let mut batches =
+        crate::data::Minibatches::new(data.n_samples(), config.batch_size, config.drop_last)?;
 
     let mut rng = RunRng::seed_from_u64(config.seed);
     let mut metric_rng = rng.clone();
@@ -215,7 +216,11 @@ where
     let mut report = FitReport {
         trainer: trainer.name(),
         epochs: Vec::with_capacity(config.epochs),
-        metric_samples: if metrics_on { metric_data.n_samples() } else { 0 },
+        metric_samples: if metrics_on {
+            metric_data.n_samples()
+        } else {
+            0
+        },
         metrics_subsampled: subsampled,
         stopped_early: false,
     };
@@ -227,7 +232,14 @@ where
         for (batch, indices) in batches.batches().enumerate() {
             data.gather_into(indices, &mut buffer)?;
             let ctx = StepContext { epoch, batch };
-            trainer.step(model, buffer.columns(0, indices.len()), &mut state, &rule, &mut rng, ctx)?;
+            trainer.step(
+                model,
+                buffer.columns(0, indices.len()),
+                &mut state,
+                &rule,
+                &mut rng,
+                ctx,
+            )?;
             if wants_steps {
                 let step = StepReport {
                     epoch,

@@ -56,7 +56,12 @@ impl<T: Float> UpdateRule<T> {
             };
             let theta = params.block(b);
             let mut ok = true;
-            for ((vel, &g), &th) in velocity.block_mut(b).iter_mut().zip(grad.block(b)).zip(theta) {
+            for ((vel, &g), &th) in velocity
+                .block_mut(b)
+                .iter_mut()
+                .zip(grad.block(b))
+                .zip(theta)
+            {
                 let mut g = g + l2 * th;
                 if l1 != T::zero() && th != T::zero() {
                     g += if th > T::zero() { l1 } else { -l1 };
