@@ -101,25 +101,34 @@ pub fn log_sum_exp<T: Float>(xs: &[T]) -> T {
     m + s.ln()
 }
 
-/// Σⱼ softplus(xⱼ + δ·wⱼ) over the common length of `x` and `w`, summed in eight lanes so
-/// that the loop vectorises (a single running sum would serialise on the additions).
+/// Σⱼ softplus(xⱼ + δ·wⱼ) over the common length of `x` and `w`.
+///
+/// Evaluates the softplus terms chunk by chunk into a stack buffer (a map loop, which the
+/// compiler vectorises), then sums each chunk in eight lanes (a single running sum would
+/// serialise on the additions).
 #[inline]
 pub fn sum_softplus_shifted<T: Float>(x: &[T], w: &[T], delta: T) -> T {
+    const CHUNK: usize = 64;
     const LANES: usize = 8;
+    let mut buf = [T::zero(); CHUNK];
     let mut acc = [T::zero(); LANES];
-    let xc = x.chunks_exact(LANES);
-    let wc = w.chunks_exact(LANES);
-    let (xr, wr) = (xc.remainder(), wc.remainder());
-    for (xs, ws) in xc.zip(wc) {
-        for l in 0..LANES {
-            acc[l] += softplus(xs[l] + delta * ws[l]);
+    for (xs, ws) in x.chunks(CHUNK).zip(w.chunks(CHUNK)) {
+        let len = xs.len().min(ws.len());
+        let out = &mut buf[..len];
+        for ((o, &xj), &wj) in out.iter_mut().zip(xs).zip(ws) {
+            *o = softplus(xj + delta * wj);
+        }
+        let lanes = out.chunks_exact(LANES);
+        for &r in lanes.remainder() {
+            acc[0] += r;
+        }
+        for c in lanes {
+            for l in 0..LANES {
+                acc[l] += c[l];
+            }
         }
     }
-    let mut total = T::zero();
-    for (&xj, &wj) in xr.iter().zip(wr) {
-        total += softplus(xj + delta * wj);
-    }
-    acc.iter().fold(total, |a, &b| a + b)
+    acc.iter().fold(T::zero(), |a, &b| a + b)
 }
 
 /// Applies [`sigmoid`] to every element.

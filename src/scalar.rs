@@ -58,13 +58,6 @@ pub trait Float:
     fn ln_1p_unit(self) -> Self;
 }
 
-/// Rounds to the nearest integer with the add-and-subtract trick (valid for |x| < 2^22 in f32,
-/// 2^51 in f64), which, unlike `floor`, compiles to plain vector arithmetic.
-macro_rules! round_magic {
-    ($x:expr, $magic:expr) => {
-        ($x + $magic) - $magic
-    };
-}
 
 impl Float for f32 {
     const NAME: &'static str = "f32";
@@ -108,7 +101,9 @@ impl Float for f32 {
     fn exp_nonpositive(self) -> Self {
         const LO: f32 = -87.3;
         let x = if self < LO { LO } else { self };
-        let fx = round_magic!(x * std::f32::consts::LOG2_E, 12_582_912.0f32);
+        const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23
+        let t = x * std::f32::consts::LOG2_E + MAGIC;
+        let fx = t - MAGIC;
         let r = x - fx * 0.693_359_4 - fx * -2.121_944_4e-4;
         let z = r * r;
         let p = ((((1.987_569_1e-4f32 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r
@@ -118,7 +113,10 @@ impl Float for f32 {
             * r
             + 0.5;
         let y = p * z + r + 1.0;
-        let scale = f32::from_bits(((fx as i32 + 127) as u32) << 23);
+        // n = fx as an integer, read from the mantissa of t (no float-to-int conversion, which
+        // would not vectorise); t and MAGIC share a binade, so their bit patterns differ by n.
+        let n = t.to_bits().wrapping_sub(MAGIC.to_bits());
+        let scale = f32::from_bits(n.wrapping_add(127) << 23);
         if self < LO {
             0.0
         } else {
@@ -165,7 +163,9 @@ impl Float for f64 {
     fn exp_nonpositive(self) -> Self {
         const LO: f64 = -708.0;
         let x = if self < LO { LO } else { self };
-        let fx = round_magic!(x * std::f64::consts::LOG2_E, 6_755_399_441_055_744.0f64);
+        const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
+        let t = x * std::f64::consts::LOG2_E + MAGIC;
+        let fx = t - MAGIC;
         let r = x - fx * 6.931_457_519_531_25e-1 - fx * 1.428_606_820_309_417_2e-6;
         let xx = r * r;
         let px = r * ((1.261_771_930_748_105_9e-4 * xx + 3.029_944_077_074_419_6e-2) * xx + 1.0);
@@ -174,7 +174,8 @@ impl Float for f64 {
             * xx
             + 2.0;
         let y = 1.0 + 2.0 * (px / (q - px));
-        let scale = f64::from_bits(((fx as i64 + 1023) as u64) << 52);
+        let n = t.to_bits().wrapping_sub(MAGIC.to_bits());
+        let scale = f64::from_bits(n.wrapping_add(1023) << 52);
         if self < LO {
             0.0
         } else {
