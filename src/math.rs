@@ -4,7 +4,7 @@
 
 use crate::Float;
 use nalgebra::storage::RawStorage;
-use nalgebra::{DMatrixView, Dim, Dyn, Matrix, ViewStorage};
+use nalgebra::{DMatrixView, DMatrixViewMut, Dim, Dyn, Matrix, ViewStorage};
 
 /// The logistic sigmoid σ(x) = 1 / (1 + e^(−x)), computed without overflow.
 ///
@@ -139,11 +139,53 @@ pub fn sigmoid_in_place<T: Float>(xs: &mut [T]) {
     }
 }
 
+/// Dimensions up to which nalgebra's `gemm` takes its own small-matrix path, which assumes
+/// unit row strides and so must not be given a transposed view.
+const SMALL_DIM: usize = 5;
+
+/// `out ← alpha·aᵀ·b + beta·out`, through the fast matrix-multiply kernels (a transposed view
+/// of `a`, no copy) when every dimension is large enough for them, and through a copied
+/// transpose otherwise.
+pub(crate) fn gemm_at_b<T: Float>(
+    out: &mut DMatrixViewMut<'_, T>,
+    alpha: T,
+    a: &DMatrixView<'_, T>,
+    b: &DMatrixView<'_, T>,
+    beta: T,
+) {
+    if [out.nrows(), out.ncols(), a.nrows(), a.ncols(), b.ncols()]
+        .iter()
+        .all(|&d| d > SMALL_DIM)
+    {
+        out.gemm(alpha, &transpose_view(a), b, beta);
+    } else {
+        out.gemm(alpha, &a.transpose(), b, beta);
+    }
+}
+
+/// `out ← alpha·a·bᵀ + beta·out`, like [`gemm_at_b`].
+pub(crate) fn gemm_a_bt<T: Float>(
+    out: &mut DMatrixViewMut<'_, T>,
+    alpha: T,
+    a: &DMatrixView<'_, T>,
+    b: &DMatrixView<'_, T>,
+    beta: T,
+) {
+    if [out.nrows(), out.ncols(), a.nrows(), a.ncols(), b.nrows()]
+        .iter()
+        .all(|&d| d > SMALL_DIM)
+    {
+        out.gemm(alpha, a, &transpose_view(b), beta);
+    } else {
+        out.gemm(alpha, a, &b.transpose(), beta);
+    }
+}
+
 /// A transposed view of a matrix view, without copying: the strides are swapped.
 ///
 /// nalgebra's `tr_mul`/`gemm_tr` do not reach the fast matrix-multiply kernels; `gemm` with a
 /// view like this one does (the strides are passed through), so hot paths use it.
-pub(crate) fn transpose_view<'a, T: Float, RS: Dim, CS: Dim>(
+fn transpose_view<'a, T: Float, RS: Dim, CS: Dim>(
     m: &Matrix<T, Dyn, Dyn, ViewStorage<'a, T, Dyn, Dyn, RS, CS>>,
 ) -> DMatrixView<'a, T, Dyn, Dyn> {
     let (rows, cols) = m.shape();
@@ -159,6 +201,7 @@ pub(crate) fn transpose_view<'a, T: Float, RS: Dim, CS: Dim>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nalgebra::DMatrix;
 
     #[test]
     fn sigmoid_and_softplus_extremes_f32_f64() {
@@ -189,5 +232,33 @@ mod tests {
         // first two columns only (a column block of a larger buffer)
         let t2 = transpose_view(&m.columns(0, 2));
         assert_eq!(t2.into_owned(), m.columns(0, 2).transpose());
+    }
+
+    #[test]
+    fn transposed_products_agree_small_and_large() {
+        // Sizes on both sides of nalgebra's small-matrix threshold, including a column block
+        // of a larger buffer (as minibatch views are).
+        for &(m, k, n) in &[(3usize, 2usize, 4usize), (7, 9, 8), (20, 3, 11), (8, 8, 2)] {
+            let a = DMatrix::<f64>::from_fn(k, m + 1, |i, j| (i * 7 + j * 3) as f64 * 0.1 - 1.0);
+            let b = DMatrix::<f64>::from_fn(k, n, |i, j| (i + 2 * j) as f64 * 0.05);
+            let a_view = a.columns(0, m);
+            let mut out = DMatrix::<f64>::from_element(m, n, 1.0);
+            gemm_at_b(&mut out.as_view_mut(), 2.0, &a_view, &b.as_view(), 0.5);
+            let want = a_view.transpose() * &b * 2.0 + DMatrix::from_element(m, n, 0.5);
+            assert!((out - want).amax() < 1e-12, "at_b {m}x{k}x{n}");
+
+            let c = DMatrix::<f64>::from_fn(n, k, |i, j| (i * 2 + j) as f64 * 0.1);
+            let mut out = DMatrix::<f64>::zeros(m, n);
+            let at = a_view.transpose();
+            gemm_a_bt(
+                &mut out.as_view_mut(),
+                1.0,
+                &at.as_view(),
+                &c.as_view(),
+                0.0,
+            );
+            let want = &at * c.transpose();
+            assert!((out - want).amax() < 1e-12, "a_bt {m}x{k}x{n}");
+        }
     }
 }

@@ -58,7 +58,6 @@ pub trait Float:
     fn ln_1p_unit(self) -> Self;
 }
 
-
 impl Float for f32 {
     const NAME: &'static str = "f32";
     #[inline]

@@ -7,7 +7,7 @@ pub use sampling::{GibbsConfig, GibbsSamples, GibbsStart};
 
 use crate::data::{check_finite, check_unit_interval};
 use crate::energy::EnergyModel;
-use crate::math::{logit_clipped, sigmoid, softplus, transpose_view};
+use crate::math::{gemm_a_bt, gemm_at_b, logit_clipped, sigmoid, softplus};
 use crate::observe::Observer;
 use crate::params::{BlockKind, Model, Parameters};
 use crate::train::{
@@ -431,8 +431,7 @@ impl<T: Float> EnergyModel for Rbm<T> {
             out.shape(),
         )?;
         let w: DMatrixView<'_, T> = self.params.weights.as_view();
-        let wt = transpose_view(&w);
-        out.gemm(T::one(), &wt, &h, T::zero());
+        gemm_at_b(&mut out, T::one(), &w, &h, T::zero());
         add_bias_sigmoid(&mut out, &self.params.visible_bias);
         Ok(())
     }
@@ -494,8 +493,7 @@ impl<T: Float> EnergyModel for Rbm<T> {
             (self.n_hidden(), 1),
             grad.hidden_bias.shape(),
         )?;
-        let vt = transpose_view(&v);
-        grad.weights.gemm(-scale, &hidden, &vt, beta);
+        gemm_a_bt(&mut grad.weights.as_view_mut(), -scale, &hidden, &v, beta);
         row_sums_into(&v, -scale, beta, &mut grad.visible_bias);
         row_sums_into(&hidden, -scale, beta, &mut grad.hidden_bias);
         Ok(())
