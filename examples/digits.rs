@@ -51,6 +51,7 @@ fn train<T: Float>(args: &Args) -> Result<(), String> {
         .momentum(args.get("momentum", 0.5)?)
         .seed(args.get("seed", 0)?);
     let out = common::out_dir(args, "digits");
+    std::fs::create_dir_all(&out).map_err(|e| format!("--out {}: {e}", out.display()))?;
 
     let data = datasets::digits_scaled::<T>();
     eprintln!(

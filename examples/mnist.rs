@@ -84,6 +84,7 @@ fn train<T: Float>(args: &Args) -> Result<(), String> {
             ..MetricsConfig::default()
         });
     let out = common::out_dir(args, "mnist");
+    std::fs::create_dir_all(&out).map_err(|e| format!("--out {}: {e}", out.display()))?;
 
     let t = Instant::now();
     let mnist = datasets::mnist::<T>(&dir).map_err(|e| e.to_string())?;

@@ -23,7 +23,8 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 /// let rows = DMatrix::from_row_slice(2, 3, &[0.0, 0.5, 1.0, 1.0, 0.0, 0.25]);
 /// let data = Dataset::from_rows(&rows)?;
 /// assert_eq!((data.n_samples(), data.n_features()), (2, 3));
-/// assert_eq!(data.sample(1).as_slice(), &[1.0, 0.0, 0.25]);
+/// assert_eq!(data.sample(1).unwrap().as_slice(), &[1.0, 0.0, 0.25]);
+/// assert!(data.sample(2).is_none());
 /// # Ok::<(), rbms::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -103,9 +104,9 @@ impl<T: Float> Dataset<T> {
         self.samples.transpose()
     }
 
-    /// Sample `i` as a column view. Panics if `i >= n_samples()`, like slice indexing.
-    pub fn sample(&self, i: usize) -> nalgebra::DVectorView<'_, T> {
-        self.samples.column(i)
+    /// Sample `i` as a column view, or `None` if `i >= n_samples()`.
+    pub fn sample(&self, i: usize) -> Option<nalgebra::DVectorView<'_, T>> {
+        (i < self.n_samples()).then(|| self.samples.column(i))
     }
 
     /// The labels, if any.

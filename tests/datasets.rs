@@ -133,9 +133,12 @@ fn digits_shape_labels_mean_and_first_sample() {
         11., 8., 0., 0., 4., 12., 0., 0., 8., 8., 0., 0., 5., 8., 0., 0., 9., 8., 0., 0., 4., 11.,
         0., 1., 12., 7., 0., 0., 2., 14., 5., 10., 12., 0., 0., 0., 0., 6., 13., 10., 0., 0., 0.,
     ];
-    assert_eq!(d.sample(0).as_slice(), &first[..]);
+    assert_eq!(d.sample(0).unwrap().as_slice(), &first[..]);
     // Second line starts 0,0,0,12,13,5 (checks that samples are columns, not rows).
-    assert_eq!(&d.sample(1).as_slice()[..6], &[0., 0., 0., 12., 13., 5.]);
+    assert_eq!(
+        &d.sample(1).unwrap().as_slice()[..6],
+        &[0., 0., 0., 12., 13., 5.]
+    );
     // Raw values are integers in 0..=16, not scaled.
     assert!(d
         .samples()
@@ -191,7 +194,7 @@ fn idx_round_trip_and_pixel_placement() {
                     expected,
                     "image {i} ({r}, {c})"
                 );
-                assert_eq!(d.sample(i)[r * cols + c], expected);
+                assert_eq!(d.sample(i).unwrap()[r * cols + c], expected);
             }
         }
     }
@@ -513,6 +516,10 @@ fn mnist_real_data() {
             .iter()
             .map(|&b| (f64::from(b) / 255.0) as f32)
             .collect();
-        assert_eq!(m.test.sample(i).as_slice(), &expected[..], "test image {i}");
+        assert_eq!(
+            m.test.sample(i).unwrap().as_slice(),
+            &expected[..],
+            "test image {i}"
+        );
     }
 }

@@ -9,7 +9,7 @@ use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rbms::math::{log_sigmoid, sigmoid, softplus};
-use rbms::{Dataset, EnergyModel, GibbsConfig, GibbsStart, Model, Parameters, Rbm, RunRng};
+use rbms::{Dataset, EnergyModel, Float, GibbsConfig, GibbsStart, Model, Parameters, Rbm, RunRng};
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -228,9 +228,9 @@ proptest! {
         // statistics s = (h vᵀ, v, h).
         let stats = |v: &[f64], h: &[f64]| -> Vec<f64> {
             let mut s = Vec::with_capacity(nh * nv + nv + nh);
-            for i in 0..nv {
-                for j in 0..nh {
-                    s.push(h[j] * v[i]);
+            for &vi in v {
+                for &hj in h {
+                    s.push(hj * vi);
                 }
             }
             s.extend_from_slice(v);
@@ -329,6 +329,62 @@ proptest! {
     }
 }
 
+/// p(v = 1 | h) = σ(b + Wᵀh) and p(h = 1 | v) = σ(c + Wv), computed directly, for every small
+/// shape (1..=7 visible, hidden and columns), in f64 and f32. Small shapes send nalgebra's
+/// `gemm` down its non-`matrixmultiply` path (any dimension ≤ 5).
+#[test]
+fn conditionals_of_small_shapes_match_direct_formulas() {
+    fn check<T: Float>(tol: f64) {
+        for nv in 1..=7 {
+            for nh in 1..=7 {
+                for n in 1..=7 {
+                    let w = DMatrix::from_fn(nh, nv, |j, i| {
+                        T::of_f64(0.3 * (j as f64 + 1.0) - 0.2 * (i as f64))
+                    });
+                    let b = DVector::from_fn(nv, |i, _| T::of_f64(0.1 * i as f64 - 0.3));
+                    let c = DVector::from_fn(nh, |j, _| T::of_f64(0.2 - 0.05 * j as f64));
+                    let rbm = Rbm::from_parameters(w.clone(), b.clone(), c.clone()).unwrap();
+                    let h =
+                        DMatrix::from_fn(nh, n, |j, k| T::of_f64(((j + 2 * k) % 3) as f64 / 2.0));
+                    let v = DMatrix::from_fn(nv, n, |i, k| T::of_f64(((i + k) % 4) as f64 / 3.0));
+                    let vp = rbm.visible_probabilities(&h).unwrap();
+                    let hp = rbm.hidden_probabilities(&v).unwrap();
+                    for k in 0..n {
+                        for i in 0..nv {
+                            let a: f64 = b[i].as_f64()
+                                + (0..nh)
+                                    .map(|j| w[(j, i)].as_f64() * h[(j, k)].as_f64())
+                                    .sum::<f64>();
+                            let want = 1.0 / (1.0 + (-a).exp());
+                            assert!(
+                                (vp[(i, k)].as_f64() - want).abs() < tol,
+                                "{} nv {nv} nh {nh} n {n}: p(v_{i} | h_{k}) = {} vs {want}",
+                                T::NAME,
+                                vp[(i, k)]
+                            );
+                        }
+                        for j in 0..nh {
+                            let a: f64 = c[j].as_f64()
+                                + (0..nv)
+                                    .map(|i| w[(j, i)].as_f64() * v[(i, k)].as_f64())
+                                    .sum::<f64>();
+                            let want = 1.0 / (1.0 + (-a).exp());
+                            assert!(
+                                (hp[(j, k)].as_f64() - want).abs() < tol,
+                                "{} nv {nv} nh {nh} n {n}: p(h_{j} | v_{k}) = {} vs {want}",
+                                T::NAME,
+                                hp[(j, k)]
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    check::<f64>(1e-14);
+    check::<f32>(1e-6);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. scalar functions
 
@@ -384,34 +440,41 @@ fn scalar_function_identities_on_a_grid() {
             "f64 softplus({x}) − softplus(−x) = {d}"
         );
         let s = sigmoid(x) + sigmoid(-x);
-        assert!((s - 1.0).abs() <= 2e-16, "f64 σ({x}) + σ(−x) = {s}");
-        // f64: against reference formulas in their stable ranges
+        assert!(
+            (s - 1.0).abs() <= 2.0 * f64::EPSILON,
+            "f64 σ({x}) + σ(−x) = {s}"
+        );
+        // f64: against reference formulas in their stable ranges (the crate's exp flushes
+        // results below the normal range, e^-708, to 0: hence the tiny absolute tolerance)
         let sig_ref = if x >= 0.0 {
             1.0 / (1.0 + (-x).exp())
         } else {
             x.exp() / (1.0 + x.exp())
         };
         assert!(
-            close(sigmoid(x), sig_ref, 0.0, 1e-14),
+            close(sigmoid(x), sig_ref, 1e-300, 1e-14),
             "σ({x}) = {} vs {sig_ref}",
             sigmoid(x)
         );
         let sp_ref = x.max(0.0) + (-x.abs()).exp().ln_1p();
         assert!(
-            close(softplus(x), sp_ref, 0.0, 1e-14),
+            close(softplus(x), sp_ref, 1e-300, 1e-14),
             "softplus({x}) = {} vs {sp_ref}",
             softplus(x)
         );
         let ls_ref = -((-x).max(0.0) + (-x.abs()).exp().ln_1p());
         assert!(
-            close(log_sigmoid(x), ls_ref, 0.0, 1e-14),
+            close(log_sigmoid(x), ls_ref, 1e-300, 1e-14),
             "log σ({x}) = {} vs {ls_ref}",
             log_sigmoid(x)
         );
+        // ln of the reference σ loses relative precision near σ = 1, hence the absolute term
         if x > -700.0 {
             assert!(
-                close(log_sigmoid(x), sig_ref.ln(), 1e-300, 1e-13),
-                "log σ({x}) vs ln σ"
+                close(log_sigmoid(x), sig_ref.ln(), 1e-15, 1e-13),
+                "log σ({x}) = {} vs ln σ = {}",
+                log_sigmoid(x),
+                sig_ref.ln()
             );
         }
 

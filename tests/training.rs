@@ -172,15 +172,17 @@ fn minibatches_drop_last_and_exact_division() {
     assert_eq!(epoch_batches(&mut mb, &mut rng).len(), 1);
 }
 
-/// The shuffle is a uniform permutation: over 60 000 shuffles of 3 items, each of the 6
-/// permutations appears 10 000 ± 4σ (σ ≈ 91) times. A naive swap-with-any shuffle (biased:
-/// 4/27…5/27) or Sattolo's off-by-one (only cyclic permutations) fails this.
+/// One shuffle of the identity order is a uniform permutation: over 60 000 shuffles of 3 items,
+/// each of the 6 permutations appears 10 000 ± 4σ (σ ≈ 91) times. A naive swap-with-any
+/// shuffle (9 equally likely outcomes for 6 permutations) or Sattolo's off-by-one (only cyclic
+/// permutations) fails this. (Each shuffle starts from a fresh iterator: successive shuffles
+/// compose, and the composition of even a biased shuffle converges to uniform.)
 #[test]
 fn minibatch_shuffle_is_uniform() {
     let mut rng = RunRng::seed_from_u64(99);
-    let mut mb = Minibatches::new(3, 3, false).unwrap();
     let mut counts = std::collections::HashMap::new();
     for _ in 0..60_000 {
+        let mut mb = Minibatches::new(3, 3, false).unwrap();
         mb.shuffle(&mut rng);
         let p: Vec<usize> = mb.batches().flatten().copied().collect();
         *counts.entry(p).or_insert(0usize) += 1;
@@ -232,7 +234,11 @@ fn check_reproducible<T: Float, Tr: Trainer<Rbm<T>>>(trainer: &Tr) {
     let (d, rd) = fit_digits::<T, _>(trainer, 3, MetricsConfig::none());
     assert!(rd.epochs.iter().all(|e| e.metrics == Default::default()));
     assert_eq!(rd.metric_samples, 0);
-    assert_eq!(a.weights(), d.weights(), "{name}: metrics off changed the weights");
+    assert_eq!(
+        a.weights(),
+        d.weights(),
+        "{name}: metrics off changed the weights"
+    );
     assert!(a == d, "{name}: metrics off changed the parameters");
     let sub = MetricsConfig {
         max_samples: 50,
@@ -310,16 +316,24 @@ fn fit_equals_the_documented_stream_order() {
 // ---------------------------------------------------------------------------------------------
 // 9. learning on the digits
 
-/// Observed (debug build, f64, seed 0): initial mean exact pseudo-likelihood ≈ −30.3 nats,
-/// after 5 epochs of PCD-1 ≈ −20.5 nats.
+/// PCD-1 (64 hidden, 10 chains, ε = 0.05, μ = 0.5, batch 10, seed 0) for 5 epochs on all 1797
+/// digits. Observed mean exact pseudo-likelihood on every 6th digit (300 samples, to keep the
+/// debug-mode test short): −24.99 nats for the freshly initialised model (W ~ N(0, 0.01²),
+/// visible biases from the data: essentially the independent-pixel model), −20.94 nats after
+/// training (on all 1797 digits: −24.98 → −21.05). Training that learnt nothing beyond the
+/// biases would stay near −25. About 6 s in a debug build on a loaded 2-core machine.
 #[test]
 fn training_raises_the_pseudo_likelihood() {
     let start = Instant::now();
     let data = digits_scaled::<f64>();
+    let eval = data
+        .select(&(0..300).map(|i| 6 * i).collect::<Vec<_>>())
+        .unwrap();
+    let pl = |m: &Rbm<f64>| m.pseudo_likelihood_exact(&eval).unwrap().mean();
+
     let mut init = Rbm::<f64>::new(64, 64).unwrap();
     init.initialize(&Init::default(), Some(&data), &mut RunRng::seed_from_u64(0))
         .unwrap();
-    let pl = |m: &Rbm<f64>| m.pseudo_likelihood_exact(&data).unwrap().mean();
     let before = pl(&init);
 
     let mut rbm = Rbm::<f64>::new(64, 64).unwrap();
@@ -334,16 +348,18 @@ fn training_raises_the_pseudo_likelihood() {
     assert_eq!(report.epochs.len(), 5);
     let after = pl(&rbm);
     eprintln!(
-        "pseudo-likelihood: initial {before:.3}, after 5 epochs PCD-1 {after:.3} ({:.2} s)",
+        "pseudo-likelihood: initial {before:.3}, after 5 epochs of PCD-1 {after:.3} ({:.2} s)",
         start.elapsed().as_secs_f64()
     );
-    assert!(before.is_finite() && after.is_finite());
     assert!(
-        after > before + 5.0,
+        (-26.0..-24.0).contains(&before),
+        "initial pseudo-likelihood {before}"
+    );
+    assert!(
+        after > before + 3.0,
         "pseudo-likelihood did not improve enough: {before} → {after}"
     );
-    // a rough sanity bound on the level reached
-    assert!(after > -26.0, "after training: {after}");
+    assert!(after > -22.5, "after training: {after}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -536,7 +552,10 @@ fn cd1_step_matches_a_hand_replication() {
         )
         .unwrap();
     // the run's RNG advanced exactly as the replication's
-    assert_eq!(rng, rng_copy, "the step consumed a different number of draws");
+    assert_eq!(
+        rng, rng_copy,
+        "the step consumed a different number of draws"
+    );
     // the chain moved (otherwise the test would not distinguish V₀ from V₁)
     assert_ne!(v1, batch);
 
@@ -557,10 +576,7 @@ fn cd1_step_matches_a_hand_replication() {
         .map(|k| theta0[k] - lr * 0.3 * (pos[k] - neg[k]))
         .collect();
     let got = flat(model.params());
-    assert!(got
-        .iter()
-        .zip(&nominal)
-        .any(|(a, b)| (a - b).abs() > 1e-6));
+    assert!(got.iter().zip(&nominal).any(|(a, b)| (a - b).abs() > 1e-6));
 }
 
 /// One PCD-1 step with 5 chains on a batch of 3: the positive phase is averaged over 3, the
@@ -587,7 +603,7 @@ fn pcd_step_matches_a_hand_replication() {
     assert_eq!(v_init.shape(), (nv, chains));
     for c in 0..chains {
         assert!(
-            (0..13).any(|n| data.sample(n) == v_init.column(c)),
+            (0..13).any(|n| data.sample(n).unwrap() == v_init.column(c)),
             "chain {c} does not start at a training sample"
         );
     }
@@ -623,7 +639,12 @@ fn pcd_step_matches_a_hand_replication() {
         let mut hp = DMatrix::zeros(nh, chains);
         let mut h = DMatrix::zeros(nh, chains);
         current
-            .sample_hidden_into(v.as_view(), hp.as_view_mut(), h.as_view_mut(), &mut rng_copy)
+            .sample_hidden_into(
+                v.as_view(),
+                hp.as_view_mut(),
+                h.as_view_mut(),
+                &mut rng_copy,
+            )
             .unwrap();
         assert_eq!(rng, rng_copy, "step {step}: draws consumed");
         assert_eq!(state.chain_visible_states(), &v, "step {step}: chain v");
@@ -693,7 +714,9 @@ fn update_rule_by_hand() {
     //   c0: v = −0.25 − 0.5 → 0.75;       c1: v = −0.125 − 0.25 → −1.625
     rule.apply(&mut theta, &grad, &mut vel, ctx).unwrap();
     let step2 = [0.304, -0.452125, 0.3625, 0.86525, 0.0, -0.25, 0.75, -1.625];
-    let vel2 = [-0.116, -0.119625, 0.2125, -0.07975, -0.3, 0.15, -0.75, -0.375];
+    let vel2 = [
+        -0.116, -0.119625, 0.2125, -0.07975, -0.3, 0.15, -0.75, -0.375,
+    ];
     assert_params_close(&flat(&theta), &step2, 1e-15, "step 2");
     assert_params_close(&flat(&vel), &vel2, 1e-15, "velocity 2");
 
@@ -708,8 +731,9 @@ fn update_rule_by_hand() {
     assert_params_close(&flat(&theta), &step1b, 1e-15, "decay_biases step 1");
 
     // no decay, no momentum: plain gradient descent θ − εg
-    let plain = UpdateRule::<f64>::from_config(&FitConfig::default().learning_rate(0.5).momentum(0.0))
-        .unwrap();
+    let plain =
+        UpdateRule::<f64>::from_config(&FitConfig::default().learning_rate(0.5).momentum(0.0))
+            .unwrap();
     let mut theta = theta0.clone();
     let mut vel = theta0.zeros_like();
     for _ in 0..2 {
@@ -732,7 +756,9 @@ fn update_rule_by_hand() {
     };
     let mut theta = cast(&theta0);
     let mut vel = theta.zeros_like();
-    rule32.apply(&mut theta, &cast(&grad), &mut vel, ctx).unwrap();
+    rule32
+        .apply(&mut theta, &cast(&grad), &mut vel, ctx)
+        .unwrap();
     assert_params_close(&flat(&theta), &step1, 1e-6, "f32 step 1");
 }
 
@@ -754,7 +780,12 @@ fn update_rule_refuses_non_finite_updates() {
     let mut theta = theta0.clone();
     let mut vel = theta0.zeros_like();
     let err = rule
-        .apply(&mut theta, &grad, &mut vel, StepContext { epoch: 3, batch: 7 })
+        .apply(
+            &mut theta,
+            &grad,
+            &mut vel,
+            StepContext { epoch: 3, batch: 7 },
+        )
         .unwrap_err();
     assert!(
         matches!(

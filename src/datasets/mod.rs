@@ -56,7 +56,7 @@ const DIGITS_MAX: u8 = 16;
 /// ```
 /// let d = rbms::datasets::digits::<f64>();
 /// assert_eq!((d.n_samples(), d.n_features()), (1797, 64));
-/// assert_eq!(&d.sample(0).as_slice()[..6], &[0.0, 0.0, 5.0, 13.0, 9.0, 1.0]);
+/// assert_eq!(&d.sample(0).unwrap().as_slice()[..6], &[0.0, 0.0, 5.0, 13.0, 9.0, 1.0]);
 /// assert_eq!(d.samples().max(), 16.0);
 /// assert_eq!(d.labels().unwrap().len(), 1797);
 /// ```

@@ -123,6 +123,15 @@ impl<T: Float> Rbm<T> {
                 what: "hidden layer (n_hidden = 0)",
             });
         }
+        if n_visible
+            .checked_mul(n_hidden)
+            .is_none_or(|n| n > isize::MAX as usize / 8)
+        {
+            return Err(Error::InvalidParameter {
+                name: "n_visible × n_hidden",
+                reason: format!("{n_visible} × {n_hidden} weights cannot be allocated"),
+            });
+        }
         Ok(Self {
             params: RbmParams {
                 weights: DMatrix::zeros(n_hidden, n_visible),
@@ -195,10 +204,29 @@ impl<T: Float> Rbm<T> {
     ) -> Result<()> {
         init.check()?;
         let std = init.weight_std;
-        for w in self.params.weights.iter_mut() {
+        let mut weights = self.params.weights.clone();
+        for w in weights.iter_mut() {
             let z: f64 = StandardNormal.sample(rng);
             *w = T::of_f64(z * std);
         }
+        if weights.iter().any(|w| !w.finite()) {
+            return Err(Error::InvalidParameter {
+                name: "weight_std",
+                reason: format!("{std} overflows {} for some initial weights", T::NAME),
+            });
+        }
+        if init.visible_bias == VisibleBiasInit::FromData {
+            match data {
+                Some(d) => self.check_visible(d.samples())?,
+                None => {
+                    return Err(Error::InvalidParameter {
+                        name: "visible_bias",
+                        reason: "initialising visible biases from data needs a data set".into(),
+                    })
+                }
+            }
+        }
+        self.params.weights = weights;
         self.params.hidden_bias.fill(T::zero());
         match init.visible_bias {
             VisibleBiasInit::Zero => self.params.visible_bias.fill(T::zero()),
@@ -297,6 +325,27 @@ impl<T: Float> Rbm<T> {
     }
 }
 
+/// Rejects NaN/∞ in a view whose columns are samples.
+fn check_finite_view<T: Float>(what: &'static str, m: &DMatrixView<'_, T>) -> Result<()> {
+    for (sample, col) in m.column_iter().enumerate() {
+        check_finite(what, col.as_slice(), col.len()).map_err(|e| match e {
+            Error::NonFinite {
+                what,
+                feature,
+                value,
+                ..
+            } => Error::NonFinite {
+                what,
+                sample,
+                feature,
+                value,
+            },
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
 fn check_same_shape(
     what: &'static str,
     expected: (usize, usize),
@@ -360,6 +409,8 @@ impl<T: Float> EnergyModel for Rbm<T> {
             (self.n_hidden(), v.ncols()),
             h.shape(),
         )?;
+        check_finite_view("visible states", &v)?;
+        check_finite_view("hidden states", &h)?;
         let wv = &self.params.weights * v;
         let mut out = DVector::zeros(v.ncols());
         for n in 0..v.ncols() {
@@ -378,6 +429,7 @@ impl<T: Float> EnergyModel for Rbm<T> {
             self.n_visible(),
             v.ncols(),
         )?;
+        check_finite_view("visible states", &v)?;
         let mut x = DMatrix::zeros(self.n_hidden(), v.ncols());
         x.gemm(T::one(), &self.params.weights, &v, T::zero());
         let c = &self.params.hidden_bias;

@@ -108,7 +108,14 @@ impl<T: Float> Rbm<T> {
         let mut vp = DMatrix::zeros(nv, chains);
         let mut states = DMatrix::zeros(nv, chains * total);
         let mut probabilities = DMatrix::zeros(nv, chains * total);
-        let steps = config.burn_in + (total - 1) * config.thinning + 1;
+        let steps = (total - 1)
+            .checked_mul(config.thinning)
+            .and_then(|n| n.checked_add(config.burn_in))
+            .and_then(|n| n.checked_add(1))
+            .ok_or_else(|| Error::InvalidParameter {
+                name: "burn_in + (samples_per_chain − 1) × thinning",
+                reason: "the number of Gibbs steps overflows usize".into(),
+            })?;
         let mut recorded = 0;
         for step in 1..=steps {
             self.sample_hidden_into(v.as_view(), hp.as_view_mut(), h.as_view_mut(), rng)?;

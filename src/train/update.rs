@@ -27,15 +27,34 @@ pub struct UpdateRule<T: Float> {
 
 impl<T: Float> UpdateRule<T> {
     /// The rule configured by `config` (checked).
+    ///
+    /// The values are checked both as given (`f64`) and after rounding to `T`, so that, say, a
+    /// learning rate that rounds to 0 or ∞ in `f32`, or a momentum that rounds to 1, is
+    /// rejected rather than silently changing the run.
     pub fn from_config(config: &FitConfig) -> Result<Self> {
         config.check()?;
-        Ok(Self {
+        let rule = Self {
             learning_rate: T::of_f64(config.learning_rate),
             momentum: T::of_f64(config.momentum),
             weight_decay: T::of_f64(config.weight_decay),
             l1: T::of_f64(config.l1),
             decay_biases: config.decay_biases,
-        })
+        };
+        if !(rule.learning_rate.finite() && rule.learning_rate > T::zero()) {
+            return Err(Error::InvalidLearningRate(config.learning_rate));
+        }
+        if rule.momentum >= T::one() {
+            return Err(Error::InvalidMomentum(config.momentum));
+        }
+        for (name, value, rounded) in [
+            ("weight_decay", config.weight_decay, rule.weight_decay),
+            ("l1", config.l1, rule.l1),
+        ] {
+            if !rounded.finite() {
+                return Err(Error::InvalidPenalty { name, value });
+            }
+        }
+        Ok(rule)
     }
 
     /// Applies the update for `grad` to `params`, carrying `velocity` (same shapes).
