@@ -231,11 +231,8 @@ impl<T: Float> Rbm<T> {
         match init.visible_bias {
             VisibleBiasInit::Zero => self.params.visible_bias.fill(T::zero()),
             VisibleBiasInit::FromData => {
-                let data = data.ok_or(Error::InvalidParameter {
-                    name: "visible_bias",
-                    reason: "initialising visible biases from data needs a data set".into(),
-                })?;
-                self.check_visible(data.samples())?;
+                // Checked above: `data` is present and suits the model.
+                let Some(data) = data else { return Ok(()) };
                 let eps = T::of_f64(1e-3);
                 for (b, m) in self
                     .params
