@@ -1,6 +1,7 @@
 #![deny(missing_docs)]
 #![doc = include_str!("../README.md")]
 
+pub mod autoencoder;
 pub mod data;
 pub mod datasets;
 pub mod energy;
@@ -12,14 +13,17 @@ pub mod rbm;
 pub mod scalar;
 pub mod train;
 
+pub use autoencoder::{
+    Autoencoder, Decoder, Loss, Noise, Objective, Penalties, Sparsity, TiedAutoencoder,
+};
 pub use data::{Dataset, Minibatches};
 pub use energy::EnergyModel;
 pub use error::{Error, Result};
 pub use observe::{Control, History, Observer, Progress};
-pub use params::{BlockKind, Model, Parameters};
+pub use params::{BlockKind, LayerParams, Model, Parameters};
 pub use rbm::{GibbsConfig, GibbsSamples, GibbsStart, Rbm, RbmParams};
 pub use scalar::Float;
 pub use train::{
-    ContrastiveDivergence, FitConfig, FitReport, Init, MetricsConfig, PersistentCd, RunRng,
+    ContrastiveDivergence, FitConfig, FitReport, Init, MetricsConfig, PersistentCd, RunRng, Sgd,
     Trainer, VisibleBiasInit,
 };

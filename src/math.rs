@@ -4,7 +4,7 @@
 
 use crate::Float;
 use nalgebra::storage::RawStorage;
-use nalgebra::{DMatrixView, DMatrixViewMut, Dim, Dyn, Matrix, ViewStorage};
+use nalgebra::{DMatrixView, DMatrixViewMut, DVector, Dim, Dyn, Matrix, ViewStorage};
 
 /// The logistic sigmoid σ(x) = 1 / (1 + e^(−x)), computed without overflow.
 ///
@@ -137,6 +137,39 @@ pub fn sigmoid_in_place<T: Float>(xs: &mut [T]) {
     for x in xs {
         *x = sigmoid(*x);
     }
+}
+
+/// out ← beta·out + scale·(row sums of m).
+pub(crate) fn row_sums_into<T: Float>(
+    m: &DMatrixView<'_, T>,
+    scale: T,
+    beta: T,
+    out: &mut DVector<T>,
+) {
+    if beta == T::zero() {
+        out.fill(T::zero());
+    } else if beta != T::one() {
+        *out *= beta;
+    }
+    let o = out.as_mut_slice();
+    for col in m.column_iter() {
+        for (acc, &x) in o.iter_mut().zip(col.as_slice()) {
+            *acc += scale * x;
+        }
+    }
+}
+
+/// Mean of (aᵢ − bᵢ)² in `f64` (0 for empty slices).
+pub(crate) fn mean_squared_difference<T: Float>(a: &[T], b: &[T]) -> f64 {
+    let sum: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let d = (x - y).as_f64();
+            d * d
+        })
+        .sum();
+    sum / a.len().max(1) as f64
 }
 
 /// Dimensions up to which nalgebra's `gemm` takes its own small-matrix path, which assumes

@@ -127,7 +127,13 @@ impl Progress {
             None => format!("epoch {}", report.epoch + 1),
         };
         s += &format!(" train {:.3}s", report.seconds);
+        if let Some(x) = report.train_loss {
+            s += &format!(" train_loss {x:.5}");
+        }
         let m = &report.metrics;
+        if let Some(x) = m.loss {
+            s += &format!(" loss {x:.5}");
+        }
         if let Some(x) = m.recon_mse {
             s += &format!(" recon_mse {x:.5}");
         }

@@ -5,82 +5,23 @@ mod sampling;
 
 pub use sampling::{GibbsConfig, GibbsSamples, GibbsStart};
 
+/// The parameters of an [`Rbm`]: weights `W` (`n_hidden × n_visible`), visible biases `b`,
+/// hidden biases `c` (blocks `weights`, `visible_bias`, `hidden_bias`).
+pub type RbmParams<T> = LayerParams<T>;
+
 use crate::data::{check_finite, check_unit_interval};
 use crate::energy::EnergyModel;
-use crate::math::{gemm_a_bt, gemm_at_b, logit_clipped, sigmoid, softplus};
+use crate::math::{
+    gemm_a_bt, gemm_at_b, logit_clipped, mean_squared_difference, row_sums_into, sigmoid, softplus,
+};
 use crate::observe::Observer;
-use crate::params::{BlockKind, Model, Parameters};
+use crate::params::{LayerParams, Model};
 use crate::train::{
     FitConfig, FitModel, FitReport, Init, Metrics, MetricsConfig, Trainer, VisibleBiasInit,
 };
 use crate::{Dataset, Error, Float, Result};
 use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector};
 use rand::Rng;
-use rand_distr::{Distribution, StandardNormal};
-
-/// The parameters of an [`Rbm`]: weights `W` (`n_hidden × n_visible`), visible biases `b` and
-/// hidden biases `c`. Gradients and updates have this type too.
-///
-/// Blocks, in order: `weights` (column-major `W`), `visible_bias`, `hidden_bias`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RbmParams<T: Float> {
-    weights: DMatrix<T>,
-    visible_bias: DVector<T>,
-    hidden_bias: DVector<T>,
-}
-
-impl<T: Float> RbmParams<T> {
-    /// Weights `W`, `n_hidden × n_visible`: row `j` is the filter of hidden unit `j`.
-    pub fn weights(&self) -> &DMatrix<T> {
-        &self.weights
-    }
-    /// Visible biases `b` (length `n_visible`).
-    pub fn visible_bias(&self) -> &DVector<T> {
-        &self.visible_bias
-    }
-    /// Hidden biases `c` (length `n_hidden`).
-    pub fn hidden_bias(&self) -> &DVector<T> {
-        &self.hidden_bias
-    }
-}
-
-impl<T: Float> Parameters for RbmParams<T> {
-    type Scalar = T;
-    fn n_blocks(&self) -> usize {
-        3
-    }
-    fn block_name(&self, i: usize) -> &'static str {
-        ["weights", "visible_bias", "hidden_bias"][i]
-    }
-    fn block_kind(&self, i: usize) -> BlockKind {
-        if i == 0 {
-            BlockKind::Weights
-        } else {
-            BlockKind::Bias
-        }
-    }
-    fn block(&self, i: usize) -> &[T] {
-        match i {
-            0 => self.weights.as_slice(),
-            1 => self.visible_bias.as_slice(),
-            _ => self.hidden_bias.as_slice(),
-        }
-    }
-    fn block_mut(&mut self, i: usize) -> &mut [T] {
-        match i {
-            0 => self.weights.as_mut_slice(),
-            1 => self.visible_bias.as_mut_slice(),
-            _ => self.hidden_bias.as_mut_slice(),
-        }
-    }
-    fn zeros_like(&self) -> Self {
-        Self {
-            weights: DMatrix::zeros(self.weights.nrows(), self.weights.ncols()),
-            visible_bias: DVector::zeros(self.visible_bias.len()),
-            hidden_bias: DVector::zeros(self.hidden_bias.len()),
-        }
-    }
-}
 
 /// A restricted Boltzmann machine with binary (Bernoulli) visible and hidden units.
 ///
@@ -113,31 +54,8 @@ impl<T: Float> Rbm<T> {
     /// [`fit`](Self::fit) initialises the parameters from its seed unless
     /// [`FitConfig::warm_start`] is set.
     pub fn new(n_visible: usize, n_hidden: usize) -> Result<Self> {
-        if n_visible == 0 {
-            return Err(Error::EmptyData {
-                what: "visible layer (n_visible = 0)",
-            });
-        }
-        if n_hidden == 0 {
-            return Err(Error::EmptyData {
-                what: "hidden layer (n_hidden = 0)",
-            });
-        }
-        if n_visible
-            .checked_mul(n_hidden)
-            .is_none_or(|n| n > isize::MAX as usize / 8)
-        {
-            return Err(Error::InvalidParameter {
-                name: "n_visible × n_hidden",
-                reason: format!("{n_visible} × {n_hidden} weights cannot be allocated"),
-            });
-        }
         Ok(Self {
-            params: RbmParams {
-                weights: DMatrix::zeros(n_hidden, n_visible),
-                visible_bias: DVector::zeros(n_visible),
-                hidden_bias: DVector::zeros(n_hidden),
-            },
+            params: LayerParams::zeros(n_visible, n_hidden)?,
         })
     }
 
@@ -148,33 +66,8 @@ impl<T: Float> Rbm<T> {
         visible_bias: DVector<T>,
         hidden_bias: DVector<T>,
     ) -> Result<Self> {
-        let (nh, nv) = weights.shape();
-        if nh == 0 || nv == 0 {
-            return Err(Error::EmptyData { what: "weights" });
-        }
-        if visible_bias.len() != nv {
-            return Err(Error::ShapeMismatch {
-                what: "visible_bias (n_visible)",
-                expected: (nv, 1),
-                found: (visible_bias.len(), 1),
-            });
-        }
-        if hidden_bias.len() != nh {
-            return Err(Error::ShapeMismatch {
-                what: "hidden_bias (n_hidden)",
-                expected: (nh, 1),
-                found: (hidden_bias.len(), 1),
-            });
-        }
-        check_finite("weights", weights.as_slice(), nh)?;
-        check_finite("visible_bias", visible_bias.as_slice(), nv)?;
-        check_finite("hidden_bias", hidden_bias.as_slice(), nh)?;
         Ok(Self {
-            params: RbmParams {
-                weights,
-                visible_bias,
-                hidden_bias,
-            },
+            params: LayerParams::new(weights, visible_bias, hidden_bias)?,
         })
     }
 
@@ -203,18 +96,7 @@ impl<T: Float> Rbm<T> {
         rng: &mut R,
     ) -> Result<()> {
         init.check()?;
-        let std = init.weight_std;
-        let mut weights = self.params.weights.clone();
-        for w in weights.iter_mut() {
-            let z: f64 = StandardNormal.sample(rng);
-            *w = T::of_f64(z * std);
-        }
-        if weights.iter().any(|w| !w.finite()) {
-            return Err(Error::InvalidParameter {
-                name: "weight_std",
-                reason: format!("{std} overflows {} for some initial weights", T::NAME),
-            });
-        }
+        let weights = self.params.random_weights(init.weight_std, rng)?;
         if init.visible_bias == VisibleBiasInit::FromData {
             match data {
                 Some(d) => self.check_visible(d.samples())?,
@@ -293,15 +175,10 @@ impl<T: Float> Rbm<T> {
     /// over samples and features.
     pub fn reconstruction_error(&self, data: &Dataset<T>) -> Result<f64> {
         let r = self.reconstruct(data)?;
-        let sum: f64 = r
-            .iter()
-            .zip(data.samples().iter())
-            .map(|(&a, &b)| {
-                let d = (a - b).as_f64();
-                d * d
-            })
-            .sum();
-        Ok(sum / r.len() as f64)
+        Ok(mean_squared_difference(
+            r.as_slice(),
+            data.samples().as_slice(),
+        ))
     }
 
     fn check_shape(
@@ -546,21 +423,6 @@ impl<T: Float> EnergyModel for Rbm<T> {
         row_sums_into(&v, -scale, beta, &mut grad.visible_bias);
         row_sums_into(&hidden, -scale, beta, &mut grad.hidden_bias);
         Ok(())
-    }
-}
-
-/// out ← beta·out + scale·(row sums of m).
-fn row_sums_into<T: Float>(m: &DMatrixView<'_, T>, scale: T, beta: T, out: &mut DVector<T>) {
-    if beta == T::zero() {
-        out.fill(T::zero());
-    } else if beta != T::one() {
-        *out *= beta;
-    }
-    let o = out.as_mut_slice();
-    for col in m.column_iter() {
-        for (acc, &x) in o.iter_mut().zip(col.as_slice()) {
-            *acc += scale * x;
-        }
     }
 }
 

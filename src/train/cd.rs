@@ -187,7 +187,7 @@ impl<M: EnergyModel> Trainer<M> for ContrastiveDivergence {
         rule: &UpdateRule<M::Scalar>,
         rng: &mut RunRng,
         ctx: StepContext,
-    ) -> Result<()> {
+    ) -> Result<Option<f64>> {
         let b = batch.ncols();
         let p = &mut state.phase;
         if b > p.h_probs.ncols() {
@@ -217,7 +217,8 @@ impl<M: EnergyModel> Trainer<M> for ContrastiveDivergence {
             M::Scalar::one(),
             &mut state.grad,
         )?;
-        rule.apply(model.params_mut(), &state.grad, &mut state.velocity, ctx)
+        rule.apply(model.params_mut(), &state.grad, &mut state.velocity, ctx)?;
+        Ok(None)
     }
 }
 
@@ -273,7 +274,7 @@ impl<M: EnergyModel> Trainer<M> for PersistentCd {
         rule: &UpdateRule<M::Scalar>,
         rng: &mut RunRng,
         ctx: StepContext,
-    ) -> Result<()> {
+    ) -> Result<Option<f64>> {
         let b = batch.ncols();
         if b > state.positive.ncols() {
             state.positive = DMatrix::zeros(model.n_hidden(), b);
@@ -296,6 +297,7 @@ impl<M: EnergyModel> Trainer<M> for PersistentCd {
             M::Scalar::one(),
             &mut state.grad,
         )?;
-        rule.apply(model.params_mut(), &state.grad, &mut state.velocity, ctx)
+        rule.apply(model.params_mut(), &state.grad, &mut state.velocity, ctx)?;
+        Ok(None)
     }
 }

@@ -55,6 +55,8 @@ pub struct MetricsConfig {
     pub max_samples: usize,
     /// Mean squared reconstruction error.
     pub reconstruction: bool,
+    /// The model's own reconstruction loss (autoencoders; ignored by energy models).
+    pub loss: bool,
     /// The stochastic one-flip pseudo-likelihood (scikit-learn's estimate).
     pub pseudo_likelihood: bool,
     /// The exact pseudo-likelihood (all sites; `n_visible` times dearer).
@@ -68,6 +70,7 @@ impl Default for MetricsConfig {
             every: 1,
             max_samples: 2000,
             reconstruction: true,
+            loss: true,
             pseudo_likelihood: true,
             pseudo_likelihood_exact: true,
         }

@@ -7,6 +7,9 @@
 //!
 //! [`ContrastiveDivergence`] and [`PersistentCd`] implement `Trainer<M>` for every
 //! `M: EnergyModel`: they need the free-energy gradient and Gibbs sampling, nothing else.
+//! [`Sgd`] implements it for every `M: Autoencoder`: it needs a differentiable loss. Pairing
+//! an RBM with `Sgd`, or an autoencoder with CD, is a compile-time error (see
+//! [`crate::autoencoder`] for why, with `compile_fail` examples).
 //!
 //! # Reproducibility contract
 //!
@@ -23,10 +26,12 @@
 
 mod cd;
 mod config;
+mod sgd;
 mod update;
 
 pub use cd::{CdState, ContrastiveDivergence, PcdState, PersistentCd};
 pub use config::{FitConfig, Init, MetricsConfig, VisibleBiasInit};
+pub use sgd::{Sgd, SgdState};
 pub use update::UpdateRule;
 
 use crate::observe::{Control, Observer, StepReport};
@@ -71,6 +76,9 @@ pub trait Trainer<M: Model> {
     ) -> Result<Self::State>;
 
     /// One update from `batch` (one sample per column), through `rule`.
+    ///
+    /// Returns the minibatch's mean training objective before the update, for trainers that
+    /// compute one as a by-product (e.g. [`Sgd`]'s loss plus penalties), else `None`.
     fn step(
         &self,
         model: &mut M,
@@ -79,13 +87,15 @@ pub trait Trainer<M: Model> {
         rule: &UpdateRule<M::Scalar>,
         rng: &mut RunRng,
         ctx: StepContext,
-    ) -> Result<()>;
+    ) -> Result<Option<f64>>;
 }
 
 /// Metrics measured after an epoch; a field is `None` when not computed.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Metrics {
+    /// Mean reconstruction loss per sample on clean inputs, penalties excluded (autoencoders).
+    pub loss: Option<f64>,
     /// Mean squared reconstruction error (mean-field reconstruction).
     pub recon_mse: Option<f64>,
     /// Mean stochastic one-flip pseudo-likelihood (scikit-learn's estimate).
@@ -125,6 +135,11 @@ pub struct EpochReport {
     pub seconds: f64,
     /// Seconds spent computing metrics.
     pub metric_seconds: f64,
+    /// Mean over the epoch's minibatches (weighted by size) of the training objective the
+    /// trainer reported before each update, if it reports one (see [`Trainer::step`]). It is
+    /// measured on the training inputs as the trainer sees them (e.g. corrupted, with penalties),
+    /// while the parameters move; [`Metrics::loss`] is the clean figure after the epoch.
+    pub train_loss: Option<f64>,
     /// The metrics, when computed this epoch.
     pub metrics: Metrics,
 }
@@ -229,10 +244,11 @@ where
         let start = Instant::now();
         batches.shuffle(&mut rng);
         let mut stop = false;
+        let (mut loss_sum, mut loss_count) = (0.0, 0usize);
         for (batch, indices) in batches.batches().enumerate() {
             data.gather_into(indices, &mut buffer)?;
             let ctx = StepContext { epoch, batch };
-            trainer.step(
+            let loss = trainer.step(
                 model,
                 buffer.columns(0, indices.len()),
                 &mut state,
@@ -240,6 +256,10 @@ where
                 &mut rng,
                 ctx,
             )?;
+            if let Some(loss) = loss {
+                loss_sum += loss * indices.len() as f64;
+                loss_count += indices.len();
+            }
             if wants_steps {
                 let step = StepReport {
                     epoch,
@@ -265,6 +285,7 @@ where
             epoch,
             seconds,
             metric_seconds: start.elapsed().as_secs_f64(),
+            train_loss: (loss_count > 0).then(|| loss_sum / loss_count as f64),
             metrics,
         };
         report.epochs.push(epoch_report);
