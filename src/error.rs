@@ -40,8 +40,9 @@ pub enum Error {
         /// The offending value.
         value: f64,
     },
-    /// A Bernoulli unit was given a value outside `[0, 1]`.
-    #[error("{what} must lie in [0, 1] (Bernoulli units), found {value} at sample {sample}, feature {feature}")]
+    /// A value outside `[0, 1]` where probabilities are needed (Bernoulli units,
+    /// cross-entropy targets).
+    #[error("{what} must lie in [0, 1], found {value} at sample {sample}, feature {feature}")]
     OutsideUnitInterval {
         /// What held the value.
         what: &'static str,

@@ -301,7 +301,7 @@ impl<T: Float> Autoencoder for TiedAutoencoder<T> {
         self.check_rows("input (n_visible × n)", v.shape(), self.n_visible())?;
         crate::data::check_matrix("input", v)?;
         if self.loss == Loss::CrossEntropy {
-            check_unit_interval("input (cross-entropy needs [0, 1])", v)?;
+            check_unit_interval("input (cross-entropy targets)", v)?;
         }
         Ok(())
     }

@@ -268,7 +268,7 @@ impl<T: Float> EnergyModel for Rbm<T> {
             });
         }
         check_finite("visible states", v.as_slice(), v.nrows())?;
-        check_unit_interval("visible states", v)
+        check_unit_interval("visible states (Bernoulli units)", v)
     }
 
     fn energy(&self, v: DMatrixView<'_, T>, h: DMatrixView<'_, T>) -> Result<DVector<T>> {
@@ -457,7 +457,7 @@ impl<T: Float> FitModel for Rbm<T> {
             self.n_visible(),
             data.n_samples(),
         )?;
-        data.check_unit_interval("training data")
+        data.check_unit_interval("training data (Bernoulli units)")
     }
 
     fn initialize_for_fit(

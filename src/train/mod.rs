@@ -207,10 +207,16 @@ where
     let mut metric_rng = rng.clone();
     metric_rng.jump();
 
-    if !config.warm_start {
-        model.initialize_for_fit(data, &config.init, &mut rng)?;
+    // Nothing has been trained yet: a failure before the first step leaves the model as given.
+    let given = model.params().clone();
+    let mut state = if config.warm_start {
+        trainer.init_state(model, data, config.batch_size, &mut rng)
+    } else {
+        model
+            .initialize_for_fit(data, &config.init, &mut rng)
+            .and_then(|()| trainer.init_state(model, data, config.batch_size, &mut rng))
     }
-    let mut state = trainer.init_state(model, data, config.batch_size, &mut rng)?;
+    .inspect_err(|_| *model.params_mut() = given)?;
 
     let metrics_on = config.metrics.every > 0;
     let n = data.n_samples();

@@ -96,7 +96,7 @@ impl<M: Autoencoder> Trainer<M> for Sgd {
 
     fn check(&self) -> Result<()> {
         self.noise.check()?;
-        self.penalties.check()
+        self.penalties.checked::<M::Scalar>().map(|_| ())
     }
 
     fn init_state(
@@ -106,7 +106,6 @@ impl<M: Autoencoder> Trainer<M> for Sgd {
         batch_size: usize,
         _rng: &mut RunRng,
     ) -> Result<Self::State> {
-        self.penalties.checked::<M::Scalar>()?;
         let corrupted = if self.noise.is_none() {
             DMatrix::zeros(0, 0)
         } else {
