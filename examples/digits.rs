@@ -69,7 +69,7 @@ fn train<T: Float>(args: &Args) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let metrics = report.final_metrics().unwrap_or_default();
 
-    let filters = common::filter_tiles(&rbm, 100);
+    let filters = common::filter_tiles(rbm.weights(), 100);
     let filters_path = out.join("filters.png");
     common::write_tiles(&filters_path, &filters, 8, 8, 10, 4, true)?;
     let mut rng = RunRng::seed_from_u64(config.seed ^ 0x5eed);

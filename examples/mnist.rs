@@ -132,7 +132,7 @@ fn train<T: Float>(args: &Args) -> Result<(), String> {
         test.n_samples()
     );
 
-    let filters = common::filter_tiles(&rbm, 100);
+    let filters = common::filter_tiles(rbm.weights(), 100);
     common::write_tiles(&out.join("filters.png"), &filters, 28, 28, 10, 2, true)?;
     let samples = common::sample_tiles(&rbm, 100, 1000, &mut rng).map_err(|e| e.to_string())?;
     common::write_tiles(&out.join("samples.png"), &samples, 28, 28, 10, 2, false)?;

@@ -129,9 +129,8 @@ pub fn write_tiles(
     Ok(())
 }
 
-/// The filters of an RBM (row j of W for each hidden unit), as `side × side` tiles.
-pub fn filter_tiles<T: Float>(rbm: &Rbm<T>, max: usize) -> Vec<Vec<f64>> {
-    let w = rbm.weights();
+/// Filters (row j of W for each hidden unit, at most `max`), one tile each.
+pub fn filter_tiles<T: Float>(w: &nalgebra::DMatrix<T>, max: usize) -> Vec<Vec<f64>> {
     (0..w.nrows().min(max))
         .map(|j| w.row(j).iter().map(|x| x.as_f64()).collect())
         .collect()
@@ -157,6 +156,13 @@ pub fn sample_tiles<T: Float>(
     Ok((0..s.probabilities.ncols())
         .map(|c| (0..nv).map(|i| s.probabilities[(i, c)].as_f64()).collect())
         .collect())
+}
+
+/// The first `max` columns of `m` (one image per column), one tile each.
+pub fn column_tiles<T: Float>(m: &nalgebra::DMatrix<T>, max: usize) -> Vec<Vec<f64>> {
+    (0..m.ncols().min(max))
+        .map(|c| m.column(c).iter().map(|x| x.as_f64()).collect())
+        .collect()
 }
 
 /// Output directory: `--out`, or `target/rbms-examples/<name>` under the crate.
