@@ -102,6 +102,14 @@ pub enum Error {
         /// The parameter block whose update was not finite.
         block: &'static str,
     },
+    /// An exact computation would enumerate too many states.
+    #[error("exact enumeration of 2^{units} states (the smaller layer has {units} units) is beyond the limit of {limit} units; use an estimate such as AIS")]
+    TooLargeToEnumerate {
+        /// Units in the smaller layer.
+        units: usize,
+        /// The largest number accepted.
+        limit: usize,
+    },
     /// Reading a file failed.
     #[error("cannot read {path}: {source}")]
     Io {

@@ -1,8 +1,10 @@
 //! The Bernoulli–Bernoulli restricted Boltzmann machine.
 
+mod exact;
 mod pseudo_likelihood;
 mod sampling;
 
+pub use exact::{MAX_EXACT_GRADIENT_UNITS, MAX_EXACT_UNITS};
 pub use sampling::{GibbsConfig, GibbsSamples, GibbsStart};
 
 /// The parameters of an [`Rbm`]: weights `W` (`n_hidden × n_visible`), visible biases `b`,
