@@ -50,10 +50,10 @@ fn train(
     test: &Dataset<f32>,
     config: &FitConfig,
 ) -> Result<Run, String> {
-    let sgd = Sgd::new().noise(if noise > 0.0 {
-        Noise::Masking { fraction: noise }
-    } else {
+    let sgd = Sgd::new().noise(if noise == 0.0 {
         Noise::None
+    } else {
+        Noise::Masking { fraction: noise }
     });
     let mut model = TiedAutoencoder::<f32>::new(
         train.n_features(),
@@ -127,6 +127,9 @@ fn run() -> Result<(), String> {
     let hidden: usize = args.get("hidden", 500)?;
     let noise: f64 = args.get("noise", 0.3)?;
     let compare: u8 = args.get("compare", 0)?;
+    Noise::Masking { fraction: noise }
+        .check()
+        .map_err(|e| format!("--noise: {e}"))?;
     let train_limit: usize = args.get("train-limit", usize::MAX)?;
     let test_limit: usize = args.get("test-limit", 10_000)?;
     let config = FitConfig::default()

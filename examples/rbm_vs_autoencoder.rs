@@ -45,6 +45,12 @@ fn run() -> Result<(), String> {
     let batch: usize = args.get("batch", 10)?;
     let seed: u64 = args.get("seed", 0)?;
     let noise: f64 = args.get("ae-noise", 0.0)?;
+    let sgd = if noise == 0.0 {
+        Sgd::new()
+    } else {
+        Sgd::new().noise(Noise::Masking { fraction: noise })
+    };
+    sgd.noise.check().map_err(|e| format!("--ae-noise: {e}"))?;
     let out = common::out_dir(&args, "rbm_vs_autoencoder");
     let err = |e: rbms::Error| e.to_string();
 
@@ -66,11 +72,6 @@ fn run() -> Result<(), String> {
         )
         .map_err(err)?;
 
-    let sgd = if noise > 0.0 {
-        Sgd::new().noise(Noise::Masking { fraction: noise })
-    } else {
-        Sgd::new()
-    };
     eprintln!("autoencoder: {hidden} hidden, tied weights, cross-entropy, {sgd:?}");
     let ae_config = base
         .clone()

@@ -92,8 +92,11 @@ pub enum Error {
         /// The rule it broke, with the value.
         reason: String,
     },
-    /// Training produced non-finite parameters. The model keeps its last finite parameters.
-    #[error("training diverged at epoch {epoch}, batch {batch}: the update to {block} was not finite; the model keeps its last good parameters")]
+    /// Training produced a non-finite update (or, for [`Sgd`](crate::Sgd), a non-finite
+    /// objective, `block = "objective"`). The model keeps its last finite parameters. Only
+    /// overflow is detected: a run whose parameters grow large but stay finite is not stopped;
+    /// watch the metrics (or an observer) for that.
+    #[error("training diverged at epoch {epoch}, batch {batch}: non-finite {block}; the model keeps its last good parameters")]
     Diverged {
         /// Epoch (0-based) at which the update failed.
         epoch: usize,

@@ -690,3 +690,81 @@ fn an_observer_can_stop_training_early() {
     assert!(report.stopped_early);
     assert!(report.trainer.starts_with("SGD"));
 }
+
+#[test]
+fn overflowing_sparsity_penalty_is_divergence_not_a_data_error() {
+    let data = datasets::digits_scaled::<f32>().head(50).unwrap();
+    for lr in [1e3, 1e6, 1e20] {
+        let mut ae = small_ae(Loss::CrossEntropy, Decoder::Sigmoid);
+        let e = ae
+            .fit(
+                &data,
+                &Sgd::new().sparsity(0.05, 1.0),
+                &FitConfig::default().epochs(5).learning_rate(lr),
+            )
+            .unwrap_err();
+        assert!(matches!(e, Error::Diverged { .. }), "lr {lr}: {e}");
+        for b in 0..ae.params().n_blocks() {
+            assert!(ae.params().block(b).iter().all(|x| x.is_finite()));
+        }
+    }
+}
+
+#[test]
+fn penalty_weights_are_checked_where_they_enter_the_gradient() {
+    // 3e38 is finite in f32, but the gradient uses 2λ, which is not.
+    let e = fit_err(Sgd::new().contractive(3e38));
+    assert!(
+        matches!(
+            e,
+            Error::InvalidPenalty {
+                name: "contractive",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // A zero sparsity weight is no penalty, even where the KL term would be infinite.
+    let w = DMatrix::<f64>::zeros(2, 3);
+    let params = LayerParams::new(w, DVector::zeros(3), DVector::from_element(2, -800.0)).unwrap();
+    let ae =
+        TiedAutoencoder::from_parameters(params, Decoder::Sigmoid, Loss::CrossEntropy).unwrap();
+    let x = DMatrix::from_element(3, 2, 0.5);
+    let off = Penalties {
+        contractive: 0.0,
+        sparsity: Some(Sparsity {
+            target: 0.1,
+            weight: 0.0,
+        }),
+    };
+    let (obj, _) = ae.objective_gradient(&x, &x, &off).unwrap();
+    assert_eq!(obj.sparsity, 0.0);
+    // With a weight, the same model's penalty is infinite: an error, not a silent ∞.
+    let on = Penalties {
+        contractive: 0.0,
+        sparsity: Some(Sparsity {
+            target: 0.1,
+            weight: 1.0,
+        }),
+    };
+    let e = ae.objective_gradient(&x, &x, &on).unwrap_err();
+    assert!(matches!(e, Error::NonFinite { .. }), "{e}");
+}
+
+#[test]
+fn corrupted_inputs_outside_the_target_range_can_be_encoded() {
+    let ae = TiedAutoencoder::<f64>::new(3, 2, Decoder::Sigmoid, Loss::CrossEntropy).unwrap();
+    let noisy = DMatrix::from_vec(3, 1, vec![-0.4, 1.7, 0.5]);
+    assert!(ae.encode(&noisy).is_ok());
+    assert!(ae.reconstruct(&noisy).is_ok());
+    // ... but cannot be a cross-entropy target.
+    let e = ae.loss_per_sample(&noisy).unwrap_err();
+    assert!(
+        matches!(e, Error::OutsideUnitInterval { feature: 0, .. }),
+        "{e}"
+    );
+    let clean = DMatrix::from_vec(3, 1, vec![0.0, 1.0, 0.5]);
+    assert!(ae
+        .objective_gradient(&noisy, &clean, &Penalties::default())
+        .is_ok());
+}

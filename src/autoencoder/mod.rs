@@ -4,44 +4,52 @@
 //! # Autoencoder or RBM?
 //!
 //! An autoencoder maps an input x to a code h = σ(Wx + c) and back to a reconstruction
-//! r = f(Wᵀh + b), and is trained to make r close to x: it optimises reconstruction directly,
-//! and its reconstruction is a deterministic output that can be regressed on. An
-//! [`Rbm`](crate::Rbm) models the distribution p(v); it is trained on the log-likelihood
-//! gradient, and its "reconstruction" is a sample from p(v | h), not an output it was asked to
-//! match. The trainers follow from that: [`Sgd`](crate::Sgd) needs a differentiable loss (the
-//! [`Autoencoder`] capability) and CD/PCD need a free energy and Gibbs sampling (the
+//! r = f(Wᵀh + b), and is trained to make r close to x: reconstruction is its objective, and r
+//! is a deterministic output it was fitted to produce. An [`Rbm`](crate::Rbm) models the
+//! distribution p(v); it is trained on the log-likelihood gradient, and what it "reconstructs"
+//! is the conditional distribution p(v | h), a distribution over inputs rather than an output
+//! fitted to them ([`Rbm::reconstruct`](crate::Rbm::reconstruct) reports its mean-field
+//! summary). The trainers follow from that: [`Sgd`](crate::Sgd) needs a differentiable loss
+//! (the [`Autoencoder`] capability) and CD/PCD need a free energy and Gibbs sampling (the
 //! [`EnergyModel`](crate::EnergyModel) capability), so the wrong pairing does not compile.
 //!
-//! `Sgd` cannot train an `Rbm` (an RBM has no reconstruction loss to descend):
-//!
-//! ```compile_fail,E0277
-//! use rbms::{datasets, FitConfig, Rbm, Sgd};
-//! let data = datasets::digits_scaled::<f32>();
-//! let mut rbm = Rbm::<f32>::new(64, 16).unwrap();
-//! rbm.fit(&data, &Sgd::new(), &FitConfig::default()).unwrap();
-//! ```
-//!
-//! and contrastive divergence cannot train a `TiedAutoencoder` (it has no energy to sample
-//! from):
-//!
-//! ```compile_fail,E0277
-//! use rbms::{datasets, ContrastiveDivergence, Decoder, FitConfig, Loss, TiedAutoencoder};
-//! let data = datasets::digits_scaled::<f32>();
-//! let mut ae = TiedAutoencoder::<f32>::new(64, 16, Decoder::Sigmoid, Loss::CrossEntropy).unwrap();
-//! ae.fit(&data, &ContrastiveDivergence::new(1), &FitConfig::default()).unwrap();
-//! ```
-//!
-//! while the right pairings compile and run:
+//! The right pairings compile and run:
 //!
 //! ```
 //! use rbms::{datasets, ContrastiveDivergence, Decoder, FitConfig, Loss, Rbm, Sgd, TiedAutoencoder};
-//! let data = datasets::digits_scaled::<f32>().head(100)?;
+//! let data = datasets::digits_scaled::<f32>().head(100).unwrap();
 //! let config = FitConfig::default().epochs(1);
-//! let mut rbm = Rbm::<f32>::new(64, 16)?;
-//! rbm.fit(&data, &ContrastiveDivergence::new(1), &config)?;
-//! let mut ae = TiedAutoencoder::<f32>::new(64, 16, Decoder::Sigmoid, Loss::CrossEntropy)?;
-//! ae.fit(&data, &Sgd::new(), &config)?;
-//! # Ok::<(), rbms::Error>(())
+//! let mut rbm = Rbm::<f32>::new(64, 16).unwrap();
+//! rbm.fit(&data, &ContrastiveDivergence::new(1), &config).unwrap();
+//! let mut ae = TiedAutoencoder::<f32>::new(64, 16, Decoder::Sigmoid, Loss::CrossEntropy).unwrap();
+//! ae.fit(&data, &Sgd::new(), &config).unwrap();
+//! ```
+//!
+//! The two snippets below are that program with the trainers exchanged, and nothing else
+//! changed, so they fail to compile only because of the pairing (error E0277: the trait bound
+//! `Rbm<f32>: Autoencoder`, respectively `TiedAutoencoder<f32>: EnergyModel`, is not
+//! satisfied). `Sgd` cannot train an `Rbm`:
+//!
+//! ```compile_fail,E0277
+//! use rbms::{datasets, ContrastiveDivergence, Decoder, FitConfig, Loss, Rbm, Sgd, TiedAutoencoder};
+//! let data = datasets::digits_scaled::<f32>().head(100).unwrap();
+//! let config = FitConfig::default().epochs(1);
+//! let mut rbm = Rbm::<f32>::new(64, 16).unwrap();
+//! rbm.fit(&data, &Sgd::new(), &config).unwrap();
+//! let mut ae = TiedAutoencoder::<f32>::new(64, 16, Decoder::Sigmoid, Loss::CrossEntropy).unwrap();
+//! ae.fit(&data, &Sgd::new(), &config).unwrap();
+//! ```
+//!
+//! and contrastive divergence cannot train a `TiedAutoencoder`:
+//!
+//! ```compile_fail,E0277
+//! use rbms::{datasets, ContrastiveDivergence, Decoder, FitConfig, Loss, Rbm, Sgd, TiedAutoencoder};
+//! let data = datasets::digits_scaled::<f32>().head(100).unwrap();
+//! let config = FitConfig::default().epochs(1);
+//! let mut rbm = Rbm::<f32>::new(64, 16).unwrap();
+//! rbm.fit(&data, &ContrastiveDivergence::new(1), &config).unwrap();
+//! let mut ae = TiedAutoencoder::<f32>::new(64, 16, Decoder::Sigmoid, Loss::CrossEntropy).unwrap();
+//! ae.fit(&data, &ContrastiveDivergence::new(1), &config).unwrap();
 //! ```
 
 mod noise;
@@ -123,7 +131,8 @@ impl Penalties {
     /// 1 − 1e−10 that rounds to 1 in `f32` is rejected).
     pub(crate) fn checked<T: Float>(&self) -> Result<CheckedPenalties<T>> {
         let weight = |name: &'static str, value: f64| {
-            if value.is_finite() && value >= 0.0 && T::of_f64(value).finite() {
+            // 2λ enters the gradient: it must be finite in `T` too.
+            if value.is_finite() && value >= 0.0 && T::of_f64(2.0 * value).finite() {
                 Ok(T::of_f64(value))
             } else {
                 Err(Error::InvalidPenalty { name, value })
@@ -184,9 +193,12 @@ pub trait Autoencoder: Model {
     fn n_hidden(&self) -> usize;
     /// The reconstruction loss the model is trained on.
     fn loss_kind(&self) -> Loss;
-    /// Checks that `v` (`n_visible × n`) has the right shape, is finite, and lies in the
-    /// domain the loss needs (`[0, 1]` for cross-entropy).
+    /// Checks that `v` (`n_visible × n`) can be encoded: the right shape, not empty, finite.
+    /// (Corrupted inputs may leave the data's range, so no range is required.)
     fn check_input(&self, v: &DMatrix<Self::Scalar>) -> Result<()>;
+    /// Checks that `v` can be a reconstruction target: [`check_input`](Self::check_input) and
+    /// the domain the loss needs (`[0, 1]` for cross-entropy). Training data must pass this.
+    fn check_target(&self, v: &DMatrix<Self::Scalar>) -> Result<()>;
 
     /// Writes the code h(v) of each column of `v` into `out` (`n_hidden × n`).
     fn encode_into(
@@ -207,6 +219,12 @@ pub trait Autoencoder: Model {
     /// Computes the minibatch objective J (see [`Penalties`]) of encoding `input` and
     /// reconstructing `target` (both `n_visible × b`; `target` is the clean data, `input` is
     /// what the encoder sees), and writes ∇_θ J into `grad` (overwriting it).
+    ///
+    /// Checks shapes only. With extreme parameters the objective or the gradient can overflow;
+    /// the result then holds infinities or NaN, which [`Sgd`](crate::Sgd) turns into
+    /// [`Error::Diverged`](crate::Error::Diverged) and
+    /// [`objective_gradient`](Self::objective_gradient) into
+    /// [`Error::NonFinite`](crate::Error::NonFinite).
     fn objective_gradient_into(
         &self,
         input: DMatrixView<'_, Self::Scalar>,
@@ -252,8 +270,8 @@ pub trait Autoencoder: Model {
         target: &DMatrix<Self::Scalar>,
         penalties: &Penalties,
     ) -> Result<(Objective, Self::Params)> {
-        crate::data::check_matrix("autoencoder input", input)?;
-        self.check_input(target)?;
+        self.check_input(input)?;
+        self.check_target(target)?;
         let mut ws = self.workspace(input.ncols());
         let mut grad = self.params().zeros_like();
         let objective = self.objective_gradient_into(
@@ -263,6 +281,23 @@ pub trait Autoencoder: Model {
             &mut ws,
             &mut grad,
         )?;
+        let total = objective.total();
+        if !total.is_finite() {
+            return Err(Error::NonFinite {
+                what: "objective (the parameters are too extreme for the scalar type)",
+                sample: 0,
+                feature: 0,
+                value: total,
+            });
+        }
+        if let Some(block) = grad.first_non_finite_block() {
+            return Err(Error::NonFinite {
+                what: block,
+                sample: 0,
+                feature: 0,
+                value: f64::NAN,
+            });
+        }
         Ok((objective, grad))
     }
 }

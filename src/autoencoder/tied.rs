@@ -101,7 +101,9 @@ impl<T: Float> TiedAutoencoder<T> {
     /// [`Loss::CrossEntropy`] needs [`Decoder::Sigmoid`] (its outputs must be probabilities).
     ///
     /// [`fit`](Self::fit) initialises the parameters from its seed unless
-    /// [`FitConfig::warm_start`] is set.
+    /// [`FitConfig::warm_start`] is set. Do not warm-start from these zeros: with all weights
+    /// equal, every code unit receives the same gradient and they stay identical; call
+    /// [`initialize`](Self::initialize) first.
     pub fn new(n_visible: usize, n_hidden: usize, decoder: Decoder, loss: Loss) -> Result<Self> {
         Self::from_parameters(LayerParams::zeros(n_visible, n_hidden)?, decoder, loss)
     }
@@ -161,7 +163,7 @@ impl<T: Float> TiedAutoencoder<T> {
                 })
             }
             (VisibleBiasInit::FromData, Some(d)) => {
-                self.check_input(d.samples())?;
+                self.check_target(d.samples())?;
                 let means = d.feature_means();
                 match self.decoder {
                     Decoder::Sigmoid => means.map(|m| logit_clipped(m, T::of_f64(1e-3))),
@@ -233,7 +235,7 @@ impl<T: Float> TiedAutoencoder<T> {
         Ok(())
     }
 
-    /// a = W v + c, then h = σ(a) into `out` (unless `keep_preactivation`).
+    /// a = W v + c into `out`.
     fn encode_raw(&self, v: &DMatrixView<'_, T>, out: &mut DMatrixViewMut<'_, T>) {
         out.gemm(T::one(), &self.params.weights, v, T::zero());
         add_bias_columns(out, &self.params.hidden_bias);
@@ -299,7 +301,11 @@ impl<T: Float> Autoencoder for TiedAutoencoder<T> {
 
     fn check_input(&self, v: &DMatrix<T>) -> Result<()> {
         self.check_rows("input (n_visible × n)", v.shape(), self.n_visible())?;
-        crate::data::check_matrix("input", v)?;
+        crate::data::check_matrix("input", v)
+    }
+
+    fn check_target(&self, v: &DMatrix<T>) -> Result<()> {
+        self.check_input(v)?;
         if self.loss == Loss::CrossEntropy {
             check_unit_interval("input (cross-entropy targets)", v)?;
         }
@@ -381,7 +387,7 @@ impl<T: Float> Autoencoder for TiedAutoencoder<T> {
         // Encoder: a = W x̃ + c; the sparsity means need a, then h = σ(a).
         let mut h = ws.hidden.columns_mut(0, b);
         self.encode_raw(&input, &mut h);
-        if let Some((rho, beta)) = pen.sparsity {
+        if let Some((rho, beta)) = pen.sparsity.filter(|&(_, beta)| beta != T::zero()) {
             let (rho, beta_f) = (rho.as_f64(), beta.as_f64());
             let mut kl = 0.0;
             for (j, factor) in ws.kl_factor.iter_mut().enumerate() {
@@ -393,16 +399,9 @@ impl<T: Float> Autoencoder for TiedAutoencoder<T> {
                 }
                 let (mean_on, mean_off) = (on / b as f64, off / b as f64);
                 let term = rho * (rho / mean_on).ln() + (1.0 - rho) * ((1.0 - rho) / mean_off).ln();
+                // Infinite when a unit saturates beyond the scalar type's range: reported through
+                // the objective (see `Autoencoder::objective_gradient_into`).
                 let d = beta_f * (-rho / mean_on + (1.0 - rho) / mean_off);
-                if !(term.is_finite() && d.is_finite() && T::of_f64(d).finite()) {
-                    return Err(Error::NonFinite {
-                        what: "sparsity penalty (a hidden unit's mean activation is 0 or 1 \
-                               to working precision)",
-                        sample: 0,
-                        feature: j,
-                        value: mean_on,
-                    });
-                }
                 kl += term;
                 *factor = T::of_f64(d);
             }
@@ -432,6 +431,7 @@ impl<T: Float> Autoencoder for TiedAutoencoder<T> {
         // Encoder path: δh = W δz, δa = δh ⊙ s (+ penalties), s = h(1 − h).
         let mut da = ws.delta_hidden.columns_mut(0, b);
         da.gemm(T::one(), w, &dz, T::zero());
+        let sparse = pen.sparsity.is_some_and(|(_, beta)| beta != T::zero());
         let lambda = pen.contractive;
         let contractive = lambda != T::zero();
         if contractive {
@@ -453,7 +453,7 @@ impl<T: Float> Autoencoder for TiedAutoencoder<T> {
                     contractive_sum += (s2 * ws.row_sq[j]).as_f64();
                     d += two * lambda * ws.row_sq[j] * s2 * (T::one() - two * hj);
                 }
-                if pen.sparsity.is_some() {
+                if sparse {
                     d += ws.kl_factor[j] * s;
                 }
                 da[(j, n)] = d;
@@ -479,7 +479,7 @@ impl<T: Float> Autoencoder for TiedAutoencoder<T> {
     }
 
     fn loss_per_sample(&self, v: &DMatrix<T>) -> Result<DVector<f64>> {
-        self.check_input(v)?;
+        self.check_target(v)?;
         let mut h = DMatrix::zeros(self.n_hidden(), v.ncols());
         self.encode_into(v.as_view(), h.as_view_mut())?;
         let mut z = DMatrix::zeros(self.n_visible(), v.ncols());
@@ -506,7 +506,7 @@ fn shape_error(what: &'static str, expected: (usize, usize), found: (usize, usiz
 
 impl<T: Float> FitModel for TiedAutoencoder<T> {
     fn check_data(&self, data: &Dataset<T>) -> Result<()> {
-        self.check_input(data.samples())
+        self.check_target(data.samples())
     }
 
     fn initialize_for_fit(

@@ -16,8 +16,9 @@ use nalgebra::{DMatrix, DMatrixView};
 /// objective, so each epoch's [`train_loss`](crate::train::EpochReport::train_loss) is its
 /// mean. A non-finite objective stops the run with [`Error::Diverged`] (block `"objective"`).
 ///
-/// `Sgd` trains autoencoders only: an [`Rbm`](crate::Rbm) has no loss to descend (its
-/// reconstruction is a sample from p(v | h)), so `rbm.fit(&data, &Sgd::new(), ..)` does not
+/// `Sgd` trains autoencoders only: an [`Rbm`](crate::Rbm) has no reconstruction loss to
+/// descend (it is not trained to reconstruct: p(v | h) is a distribution, not a fitted
+/// output), so `rbm.fit(&data, &Sgd::new(), ..)` does not
 /// compile; see [`crate::autoencoder`].
 ///
 /// ```
