@@ -5,6 +5,7 @@ pub mod data;
 pub mod datasets;
 pub mod energy;
 pub mod error;
+mod kernels;
 pub mod math;
 pub mod observe;
 pub mod params;
@@ -13,7 +14,7 @@ pub mod scalar;
 pub mod train;
 
 pub use data::{Dataset, Minibatches};
-pub use energy::EnergyModel;
+pub use energy::{EnergyModel, GradientTerm};
 pub use error::{Error, Result};
 pub use observe::{Control, History, Observer, Progress};
 pub use params::{BlockKind, Model, Parameters};

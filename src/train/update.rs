@@ -58,7 +58,7 @@ impl<T: Float> UpdateRule<T> {
     }
 
     /// The rule's coefficients for a block of kind `kind`.
-    fn block_rule(&self, kind: BlockKind) -> BlockRule<T> {
+    pub(crate) fn block_rule(&self, kind: BlockKind) -> BlockRule<T> {
         let decay = kind == BlockKind::Weights || self.decay_biases;
         let (l2, l1) = if decay {
             (self.weight_decay, self.l1)
@@ -108,7 +108,7 @@ impl<T: Float> UpdateRule<T> {
 
 /// The coefficients of an [`UpdateRule`] for one parameter block (decay already resolved).
 #[derive(Debug, Clone, Copy)]
-struct BlockRule<T> {
+pub(crate) struct BlockRule<T> {
     lr: T,
     mu: T,
     l2: T,
@@ -118,12 +118,24 @@ struct BlockRule<T> {
 impl<T: Float> BlockRule<T> {
     /// One parameter: `vel ← μ·vel − ε·(g + λ₂θ + λ₁ sign θ)`; returns the new value θ + vel.
     #[inline(always)]
-    fn step(&self, th: T, g: T, vel: &mut T) -> T {
+    pub(crate) fn step(&self, th: T, g: T, vel: &mut T) -> T {
         let mut g = g + self.l2 * th;
         if self.l1 != T::zero() && th != T::zero() {
             g += if th > T::zero() { self.l1 } else { -self.l1 };
         }
         *vel = self.mu * *vel - self.lr * g;
         th + *vel
+    }
+
+    /// [`step`](Self::step) over a block: `grad_then_new` holds the gradient on entry and the
+    /// new values on return. Returns `false` if any new value is NaN or infinite.
+    #[inline(always)]
+    pub(crate) fn step_block(&self, theta: &[T], grad_then_new: &mut [T], vel: &mut [T]) -> bool {
+        let mut ok = true;
+        for ((g, v), &th) in grad_then_new.iter_mut().zip(vel.iter_mut()).zip(theta) {
+            *g = self.step(th, *g, v);
+            ok &= g.finite();
+        }
+        ok
     }
 }
