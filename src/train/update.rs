@@ -132,9 +132,20 @@ impl<T: Float> BlockRule<T> {
     #[inline(always)]
     pub(crate) fn step_block(&self, theta: &[T], grad_then_new: &mut [T], vel: &mut [T]) -> bool {
         let mut ok = true;
-        for ((g, v), &th) in grad_then_new.iter_mut().zip(vel.iter_mut()).zip(theta) {
-            *g = self.step(th, *g, v);
-            ok &= g.finite();
+        let values = grad_then_new.iter_mut().zip(vel.iter_mut()).zip(theta);
+        if self.l1 == T::zero() {
+            // `step` without its L1 term, which adds nothing then: a loop without branches.
+            let (lr, mu, l2) = (self.lr, self.mu, self.l2);
+            for ((g, v), &th) in values {
+                *v = mu * *v - lr * (*g + l2 * th);
+                *g = th + *v;
+                ok &= g.finite();
+            }
+        } else {
+            for ((g, v), &th) in values {
+                *g = self.step(th, *g, v);
+                ok &= g.finite();
+            }
         }
         ok
     }
