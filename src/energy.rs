@@ -1,6 +1,7 @@
 //! The [`EnergyModel`] trait: what contrastive-divergence trainers need from a model.
 
 use crate::params::{Model, Parameters};
+use crate::train::{StepContext, UpdateRule};
 use crate::{Float, Result};
 use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector};
 use num_traits::{One, Zero};
@@ -100,6 +101,32 @@ pub trait EnergyModel: Model {
         grad: &mut Self::Params,
     ) -> Result<()>;
 
+    /// One step of `rule` along the loss gradient
+    /// `g = a.scale · Σ_n ∇_θ F(a.visible[:, n]) + b.scale · Σ_n ∇_θ F(b.visible[:, n])`:
+    /// the contrastive-divergence update, with `a` the positive phase (data, scale `1/b`) and
+    /// `b` the negative phase (model samples, scale `−1/m`).
+    ///
+    /// `velocity` is the rule's momentum; `scratch` is a workspace of the parameters' shape,
+    /// whose contents on return are unspecified (it may even be exchanged with the
+    /// parameters). The result is that of [`free_energy_gradient_into`] for `a` (with
+    /// `beta = 0`), then for `b` (with `beta = 1`), into `scratch`, then
+    /// [`UpdateRule::apply`], up to the order in which the products are summed; in
+    /// particular the update is all-or-nothing, as `apply`'s. This default does exactly
+    /// that; models may override it with a fused computation.
+    ///
+    /// [`free_energy_gradient_into`]: Self::free_energy_gradient_into
+    fn contrastive_update(
+        &mut self,
+        a: GradientTerm<'_, Self::Scalar>,
+        b: GradientTerm<'_, Self::Scalar>,
+        rule: &UpdateRule<Self::Scalar>,
+        velocity: &mut Self::Params,
+        scratch: &mut Self::Params,
+        ctx: StepContext,
+    ) -> Result<()> {
+        contrastive_update_unfused(self, a, b, rule, velocity, scratch, ctx)
+    }
+
     /// Adds `delta` to the parameters: θ ← θ + δ.
     fn apply_update(&mut self, delta: &Self::Params) {
         self.params_mut().add_assign(delta);
@@ -137,4 +164,33 @@ pub trait EnergyModel: Model {
         )?;
         Ok(grad)
     }
+}
+
+/// One term `scale · Σ_n ∇_θ F(visible[:, n])` of a loss gradient (see
+/// [`EnergyModel::contrastive_update`]).
+#[derive(Debug, Clone, Copy)]
+pub struct GradientTerm<'a, T: Float> {
+    /// The visible states, one per column.
+    pub visible: DMatrixView<'a, T>,
+    /// E[h | v] for the same columns (as computed by
+    /// [`EnergyModel::hidden_probabilities_into`]).
+    pub hidden: DMatrixView<'a, T>,
+    /// The scale of the summed gradient.
+    pub scale: T,
+}
+
+/// The default [`EnergyModel::contrastive_update`]: two gradient accumulations, then the rule.
+pub(crate) fn contrastive_update_unfused<M: EnergyModel + ?Sized>(
+    model: &mut M,
+    a: GradientTerm<'_, M::Scalar>,
+    b: GradientTerm<'_, M::Scalar>,
+    rule: &UpdateRule<M::Scalar>,
+    velocity: &mut M::Params,
+    scratch: &mut M::Params,
+    ctx: StepContext,
+) -> Result<()> {
+    let (zero, one) = (M::Scalar::zero(), M::Scalar::one());
+    model.free_energy_gradient_into(a.visible, a.hidden, a.scale, zero, scratch)?;
+    model.free_energy_gradient_into(b.visible, b.hidden, b.scale, one, scratch)?;
+    rule.apply(model.params_mut(), scratch, velocity, ctx)
 }

@@ -6,6 +6,7 @@ pub mod data;
 pub mod datasets;
 pub mod energy;
 pub mod error;
+mod kernels;
 pub mod math;
 pub mod observe;
 pub mod params;
@@ -17,7 +18,7 @@ pub use autoencoder::{
     Autoencoder, Decoder, Loss, Noise, Objective, Penalties, Sparsity, TiedAutoencoder,
 };
 pub use data::{Dataset, Minibatches};
-pub use energy::EnergyModel;
+pub use energy::{EnergyModel, GradientTerm};
 pub use error::{Error, Result};
 pub use observe::{Control, History, Observer, Progress};
 pub use params::{BlockKind, LayerParams, Model, Parameters};

@@ -12,14 +12,16 @@ pub use sampling::{GibbsConfig, GibbsSamples, GibbsStart};
 pub type RbmParams<T> = LayerParams<T>;
 
 use crate::data::{check_finite, check_unit_interval};
-use crate::energy::EnergyModel;
+use crate::energy::{contrastive_update_unfused, EnergyModel, GradientTerm};
+use crate::kernels;
 use crate::math::{
     gemm_a_bt, gemm_at_b, logit_clipped, mean_squared_difference, row_sums_into, sigmoid, softplus,
 };
 use crate::observe::Observer;
-use crate::params::{LayerParams, Model};
+use crate::params::{LayerParams, Model, Parameters};
 use crate::train::{
-    FitConfig, FitModel, FitReport, Init, Metrics, MetricsConfig, Trainer, VisibleBiasInit,
+    FitConfig, FitModel, FitReport, Init, Metrics, MetricsConfig, StepContext, Trainer, UpdateRule,
+    VisibleBiasInit,
 };
 use crate::{Dataset, Error, Float, Result};
 use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector};
@@ -337,6 +339,22 @@ impl<T: Float> EnergyModel for Rbm<T> {
             (self.n_hidden(), v.ncols()),
             out.shape(),
         )?;
+        let (nh, nv) = (self.n_hidden(), self.n_visible());
+        if kernels::small_layers(nh, nv) {
+            if let (Some(x), Some(o)) = (kernels::contiguous(&v), kernels::contiguous_mut(&mut out))
+            {
+                let p = &self.params;
+                kernels::affine_sigmoid(
+                    p.weights.as_slice(),
+                    p.hidden_bias.as_slice(),
+                    x,
+                    o,
+                    nh,
+                    nv,
+                );
+                return Ok(());
+            }
+        }
         out.gemm(T::one(), &self.params.weights, &v, T::zero());
         add_bias_sigmoid(&mut out, &self.params.hidden_bias);
         Ok(())
@@ -358,6 +376,22 @@ impl<T: Float> EnergyModel for Rbm<T> {
             (self.n_visible(), h.ncols()),
             out.shape(),
         )?;
+        let (nh, nv) = (self.n_hidden(), self.n_visible());
+        if kernels::small_layers(nh, nv) {
+            if let (Some(x), Some(o)) = (kernels::contiguous(&h), kernels::contiguous_mut(&mut out))
+            {
+                let p = &self.params;
+                kernels::transposed_affine_sigmoid(
+                    p.weights.as_slice(),
+                    p.visible_bias.as_slice(),
+                    x,
+                    o,
+                    nv,
+                    nh,
+                );
+                return Ok(());
+            }
+        }
         let w: DMatrixView<'_, T> = self.params.weights.as_view();
         gemm_at_b(&mut out, T::one(), &w, &h, T::zero());
         add_bias_sigmoid(&mut out, &self.params.visible_bias);
@@ -425,6 +459,129 @@ impl<T: Float> EnergyModel for Rbm<T> {
         row_sums_into(&v, -scale, beta, &mut grad.visible_bias);
         row_sums_into(&hidden, -scale, beta, &mut grad.hidden_bias);
         Ok(())
+    }
+
+    /// For layers small enough for the crate's small-matrix kernels (and contiguous inputs),
+    /// computes the weight gradient `−a.scale·Hₐ·Vₐᵀ − b.scale·H_b·V_bᵀ` in one pass (each
+    /// product summed over its columns in order, then scaled), then applies the rule block by
+    /// block, writing the new parameters into `scratch` and exchanging it with the parameters
+    /// once every block is known to be finite. Otherwise, the default computation.
+    fn contrastive_update(
+        &mut self,
+        a: GradientTerm<'_, T>,
+        b: GradientTerm<'_, T>,
+        rule: &UpdateRule<T>,
+        velocity: &mut RbmParams<T>,
+        scratch: &mut RbmParams<T>,
+        ctx: StepContext,
+    ) -> Result<()> {
+        self.check_term(&a)?;
+        self.check_term(&b)?;
+        self.check_params_shape(
+            [
+                "gradient weights",
+                "gradient visible_bias",
+                "gradient hidden_bias",
+            ],
+            scratch,
+        )?;
+        self.check_params_shape(
+            [
+                "velocity weights",
+                "velocity visible_bias",
+                "velocity hidden_bias",
+            ],
+            velocity,
+        )?;
+        let (nh, nv) = (self.n_hidden(), self.n_visible());
+        let slices = (
+            kernels::contiguous(&a.visible),
+            kernels::contiguous(&a.hidden),
+            kernels::contiguous(&b.visible),
+            kernels::contiguous(&b.hidden),
+        );
+        let (Some(av), Some(ah), Some(bv), Some(bh)) = slices else {
+            return contrastive_update_unfused(self, a, b, rule, velocity, scratch, ctx);
+        };
+        if !kernels::small_layers(nh, nv) {
+            return contrastive_update_unfused(self, a, b, rule, velocity, scratch, ctx);
+        }
+        let terms = [
+            kernels::Term {
+                h: ah,
+                v: av,
+                alpha: -a.scale,
+            },
+            kernels::Term {
+                h: bh,
+                v: bv,
+                alpha: -b.scale,
+            },
+        ];
+        kernels::weight_gradient(terms, scratch.weights.as_mut_slice(), nh, nv);
+        bias_gradient_into(
+            scratch.visible_bias.as_mut_slice(),
+            [(av, -a.scale), (bv, -b.scale)],
+        );
+        bias_gradient_into(
+            scratch.hidden_bias.as_mut_slice(),
+            [(ah, -a.scale), (bh, -b.scale)],
+        );
+        for block in 0..self.params.n_blocks() {
+            let r = rule.block_rule(self.params.block_kind(block));
+            let theta = self.params.block(block);
+            if !kernels::update_block(
+                &r,
+                theta,
+                scratch.block_mut(block),
+                velocity.block_mut(block),
+            ) {
+                return Err(Error::Diverged {
+                    epoch: ctx.epoch,
+                    batch: ctx.batch,
+                    block: self.params.block_name(block),
+                });
+            }
+        }
+        std::mem::swap(&mut self.params, scratch);
+        Ok(())
+    }
+}
+
+impl<T: Float> Rbm<T> {
+    /// Checks the shapes of a gradient term.
+    fn check_term(&self, t: &GradientTerm<'_, T>) -> Result<()> {
+        self.check_shape(
+            "visible states (n_visible × n)",
+            t.visible.nrows(),
+            self.n_visible(),
+            t.visible.ncols(),
+        )?;
+        check_same_shape(
+            "hidden probabilities",
+            (self.n_hidden(), t.visible.ncols()),
+            t.hidden.shape(),
+        )
+    }
+
+    /// Checks that `p` has the shapes of the parameters.
+    fn check_params_shape(&self, what: [&'static str; 3], p: &RbmParams<T>) -> Result<()> {
+        check_same_shape(what[0], self.params.weights.shape(), p.weights.shape())?;
+        check_same_shape(what[1], (self.n_visible(), 1), p.visible_bias.shape())?;
+        check_same_shape(what[2], (self.n_hidden(), 1), p.hidden_bias.shape())
+    }
+}
+
+/// `out ← Σ_terms scale · (row sums of m)`, element by element as [`row_sums_into`] with
+/// `beta = 0` for the first term and `beta = 1` for the second.
+fn bias_gradient_into<T: Float>(out: &mut [T], terms: [(&[T], T); 2]) {
+    out.fill(T::zero());
+    for (m, scale) in terms {
+        for col in m.chunks_exact(out.len()) {
+            for (acc, &x) in out.iter_mut().zip(col) {
+                *acc += scale * x;
+            }
+        }
     }
 }
 

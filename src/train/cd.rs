@@ -1,11 +1,11 @@
 //! Contrastive divergence (CD-k) and persistent contrastive divergence (PCD-k).
 
 use super::{RunRng, StepContext, Trainer, UpdateRule};
-use crate::energy::EnergyModel;
+use crate::energy::{EnergyModel, GradientTerm};
 use crate::params::Parameters;
 use crate::{Dataset, Error, Float, Result};
 use nalgebra::{DMatrix, DMatrixView};
-use num_traits::{One, Zero};
+use num_traits::One;
 
 /// CD-k (Hinton 2002): the negative phase runs `k` block-Gibbs steps from the minibatch itself.
 ///
@@ -105,11 +105,14 @@ impl<T: Float> Phase<T> {
     }
 }
 
-/// State of [`ContrastiveDivergence`]: velocity, gradient and Gibbs buffers.
+/// State of [`ContrastiveDivergence`]: velocity, workspace and Gibbs buffers.
 #[derive(Debug, Clone)]
 pub struct CdState<P: Parameters> {
     velocity: P,
-    grad: P,
+    /// Workspace of the update (see [`EnergyModel::contrastive_update`]).
+    scratch: P,
+    /// Positive-phase hidden probabilities (`n_hidden × batch_size`).
+    positive: DMatrix<P::Scalar>,
     phase: Phase<P::Scalar>,
 }
 
@@ -120,11 +123,12 @@ impl<P: Parameters> CdState<P> {
     }
 }
 
-/// State of [`PersistentCd`]: velocity, gradient, buffers and the persistent chains.
+/// State of [`PersistentCd`]: velocity, workspace, buffers and the persistent chains.
 #[derive(Debug, Clone)]
 pub struct PcdState<P: Parameters> {
     velocity: P,
-    grad: P,
+    /// Workspace of the update (see [`EnergyModel::contrastive_update`]).
+    scratch: P,
     /// Positive-phase hidden probabilities (`n_hidden × batch_size`).
     positive: DMatrix<P::Scalar>,
     /// The chains; `phase.h_states` holds their hidden states between steps.
@@ -174,7 +178,8 @@ impl<M: EnergyModel> Trainer<M> for ContrastiveDivergence {
     ) -> Result<Self::State> {
         Ok(CdState {
             velocity: model.params().zeros_like(),
-            grad: model.params().zeros_like(),
+            scratch: model.params().zeros_like(),
+            positive: DMatrix::zeros(model.n_hidden(), batch_size),
             phase: Phase::new(model.n_visible(), model.n_hidden(), batch_size),
         })
     }
@@ -189,6 +194,9 @@ impl<M: EnergyModel> Trainer<M> for ContrastiveDivergence {
         ctx: StepContext,
     ) -> Result<Option<f64>> {
         let b = batch.ncols();
+        if b > state.positive.ncols() {
+            state.positive = DMatrix::zeros(model.n_hidden(), b);
+        }
         let p = &mut state.phase;
         if b > p.h_probs.ncols() {
             *p = Phase::new(model.n_visible(), model.n_hidden(), b);
@@ -197,27 +205,28 @@ impl<M: EnergyModel> Trainer<M> for ContrastiveDivergence {
         // Positive phase: p(h | V₀) and a sample H₀ to start the chain.
         model.sample_hidden_into(
             batch,
-            p.h_probs.columns_mut(0, b),
+            state.positive.columns_mut(0, b),
             p.h_states.columns_mut(0, b),
             rng,
         )?;
-        model.free_energy_gradient_into(
-            batch,
-            p.h_probs.columns(0, b),
-            scale,
-            M::Scalar::zero(),
-            &mut state.grad,
-        )?;
         // Negative phase from the final state of k Gibbs steps.
         p.gibbs(model, self.k, b, rng)?;
-        model.free_energy_gradient_into(
-            p.v_states.columns(0, b),
-            p.h_probs.columns(0, b),
-            -scale,
-            M::Scalar::one(),
-            &mut state.grad,
+        model.contrastive_update(
+            GradientTerm {
+                visible: batch,
+                hidden: state.positive.columns(0, b),
+                scale,
+            },
+            GradientTerm {
+                visible: p.v_states.columns(0, b),
+                hidden: p.h_probs.columns(0, b),
+                scale: -scale,
+            },
+            rule,
+            &mut state.velocity,
+            &mut state.scratch,
+            ctx,
         )?;
-        rule.apply(model.params_mut(), &state.grad, &mut state.velocity, ctx)?;
         Ok(None)
     }
 }
@@ -260,7 +269,7 @@ impl<M: EnergyModel> Trainer<M> for PersistentCd {
         )?;
         Ok(PcdState {
             velocity: model.params().zeros_like(),
-            grad: model.params().zeros_like(),
+            scratch: model.params().zeros_like(),
             positive: DMatrix::zeros(nh, batch_size),
             phase,
         })
@@ -280,24 +289,25 @@ impl<M: EnergyModel> Trainer<M> for PersistentCd {
             state.positive = DMatrix::zeros(model.n_hidden(), b);
         }
         model.hidden_probabilities_into(batch, state.positive.columns_mut(0, b))?;
-        model.free_energy_gradient_into(
-            batch,
-            state.positive.columns(0, b),
-            M::Scalar::one() / M::Scalar::of_usize(b),
-            M::Scalar::zero(),
-            &mut state.grad,
-        )?;
         let m = self.chains;
         let p = &mut state.phase;
         p.gibbs(model, self.k, m, rng)?;
-        model.free_energy_gradient_into(
-            p.v_states.as_view(),
-            p.h_probs.as_view(),
-            -M::Scalar::one() / M::Scalar::of_usize(m),
-            M::Scalar::one(),
-            &mut state.grad,
+        model.contrastive_update(
+            GradientTerm {
+                visible: batch,
+                hidden: state.positive.columns(0, b),
+                scale: M::Scalar::one() / M::Scalar::of_usize(b),
+            },
+            GradientTerm {
+                visible: p.v_states.as_view(),
+                hidden: p.h_probs.as_view(),
+                scale: -M::Scalar::one() / M::Scalar::of_usize(m),
+            },
+            rule,
+            &mut state.velocity,
+            &mut state.scratch,
+            ctx,
         )?;
-        rule.apply(model.params_mut(), &state.grad, &mut state.velocity, ctx)?;
         Ok(None)
     }
 }

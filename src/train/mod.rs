@@ -16,7 +16,9 @@
 //! A run is determined by `FitConfig::seed`, the crate version, the scalar type and the inputs
 //! (data, model if `warm_start`, trainer, settings): the same values give bit-identical
 //! parameters and metrics, on any platform with IEEE-754 arithmetic and the same
-//! matrix-multiply kernels. The generator is [`RunRng`] = Xoshiro256++ (`rand_xoshiro`), a
+//! matrix-multiply kernels. (Models whose weights fit the crate's small-layer kernels, such as
+//! 64 → 100 on the digits, use those, which give the same bits with and without AVX2; larger
+//! ones use `matrixmultiply`, whose kernels depend on the processor.) The generator is [`RunRng`] = Xoshiro256++ (`rand_xoshiro`), a
 //! named, portable algorithm, seeded with `seed_from_u64(seed)`. Its stream is consumed, in
 //! order, by: the weight initialisation (one `f64` standard normal per weight), the trainer's
 //! state (e.g. PCD's chains), then per epoch the shuffle and each step's sampling. Metrics draw
@@ -32,6 +34,7 @@ mod update;
 pub use cd::{CdState, ContrastiveDivergence, PcdState, PersistentCd};
 pub use config::{FitConfig, Init, MetricsConfig, VisibleBiasInit};
 pub use sgd::{Sgd, SgdState};
+pub(crate) use update::BlockRule;
 pub use update::UpdateRule;
 
 use crate::observe::{Control, Observer, StepReport};

@@ -57,6 +57,22 @@ impl<T: Float> UpdateRule<T> {
         Ok(rule)
     }
 
+    /// The rule's coefficients for a block of kind `kind`.
+    pub(crate) fn block_rule(&self, kind: BlockKind) -> BlockRule<T> {
+        let decay = kind == BlockKind::Weights || self.decay_biases;
+        let (l2, l1) = if decay {
+            (self.weight_decay, self.l1)
+        } else {
+            (T::zero(), T::zero())
+        };
+        BlockRule {
+            lr: self.learning_rate,
+            mu: self.momentum,
+            l2,
+            l1,
+        }
+    }
+
     /// Applies the update for `grad` to `params`, carrying `velocity` (same shapes).
     pub fn apply<P: Parameters<Scalar = T>>(
         &self,
@@ -65,14 +81,8 @@ impl<T: Float> UpdateRule<T> {
         velocity: &mut P,
         ctx: StepContext,
     ) -> Result<()> {
-        let (lr, mu) = (self.learning_rate, self.momentum);
         for b in 0..params.n_blocks() {
-            let decay = params.block_kind(b) == BlockKind::Weights || self.decay_biases;
-            let (l2, l1) = if decay {
-                (self.weight_decay, self.l1)
-            } else {
-                (T::zero(), T::zero())
-            };
+            let rule = self.block_rule(params.block_kind(b));
             let theta = params.block(b);
             let mut ok = true;
             for ((vel, &g), &th) in velocity
@@ -81,12 +91,7 @@ impl<T: Float> UpdateRule<T> {
                 .zip(grad.block(b))
                 .zip(theta)
             {
-                let mut g = g + l2 * th;
-                if l1 != T::zero() && th != T::zero() {
-                    g += if th > T::zero() { l1 } else { -l1 };
-                }
-                *vel = mu * *vel - lr * g;
-                ok &= (th + *vel).finite();
+                ok &= rule.step(th, g, vel).finite();
             }
             if !ok {
                 return Err(Error::Diverged {
@@ -98,5 +103,50 @@ impl<T: Float> UpdateRule<T> {
         }
         params.add_assign(velocity);
         Ok(())
+    }
+}
+
+/// The coefficients of an [`UpdateRule`] for one parameter block (decay already resolved).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockRule<T> {
+    lr: T,
+    mu: T,
+    l2: T,
+    l1: T,
+}
+
+impl<T: Float> BlockRule<T> {
+    /// One parameter: `vel ← μ·vel − ε·(g + λ₂θ + λ₁ sign θ)`; returns the new value θ + vel.
+    #[inline(always)]
+    pub(crate) fn step(&self, th: T, g: T, vel: &mut T) -> T {
+        let mut g = g + self.l2 * th;
+        if self.l1 != T::zero() && th != T::zero() {
+            g += if th > T::zero() { self.l1 } else { -self.l1 };
+        }
+        *vel = self.mu * *vel - self.lr * g;
+        th + *vel
+    }
+
+    /// [`step`](Self::step) over a block: `grad_then_new` holds the gradient on entry and the
+    /// new values on return. Returns `false` if any new value is NaN or infinite.
+    #[inline(always)]
+    pub(crate) fn step_block(&self, theta: &[T], grad_then_new: &mut [T], vel: &mut [T]) -> bool {
+        let mut ok = true;
+        let values = grad_then_new.iter_mut().zip(vel.iter_mut()).zip(theta);
+        if self.l1 == T::zero() {
+            // `step` without its L1 term, which adds nothing then: a loop without branches.
+            let (lr, mu, l2) = (self.lr, self.mu, self.l2);
+            for ((g, v), &th) in values {
+                *v = mu * *v - lr * (*g + l2 * th);
+                *g = th + *v;
+                ok &= g.finite();
+            }
+        } else {
+            for ((g, v), &th) in values {
+                *g = self.step(th, *g, v);
+                ok &= g.finite();
+            }
+        }
+        ok
     }
 }
