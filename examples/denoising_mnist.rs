@@ -20,7 +20,6 @@ use rbms::{
     datasets, Dataset, Decoder, FitConfig, FitReport, Loss, MetricsConfig, Noise, Sgd,
     TiedAutoencoder,
 };
-use std::path::PathBuf;
 use std::time::Instant;
 
 const USAGE: &str = "usage: denoising_mnist --data DIR [--hidden N] [--epochs N] [--lr X] \
@@ -115,15 +114,7 @@ fn run() -> Result<(), String> {
             "out",
         ],
     )?;
-    let dir = PathBuf::from(args.string("data", "../shared/data"));
-    if !dir.is_dir() {
-        return Err(format!(
-            "MNIST directory {} not found.\nPut the four MNIST IDX files there \
-             (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, \
-             t10k-labels-idx1-ubyte; raw or .gz) and pass it with --data DIR.",
-            dir.display()
-        ));
-    }
+    let dir = common::mnist_dir(&args)?;
     let hidden: usize = args.get("hidden", 500)?;
     let noise: f64 = args.get("noise", 0.3)?;
     let compare: u8 = args.get("compare", 0)?;

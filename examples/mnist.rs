@@ -14,7 +14,6 @@ mod common;
 use common::{fmt, parse_trainer, Args, Choice};
 use rand::SeedableRng;
 use rbms::{datasets, FitConfig, FitReport, Float, MetricsConfig, Progress, Rbm, RunRng};
-use std::path::PathBuf;
 use std::time::Instant;
 
 const USAGE: &str = "usage: mnist --data DIR [--hidden N] [--epochs N] [--lr X] [--batch N] \
@@ -58,15 +57,7 @@ fn run() -> Result<(), String> {
 
 fn train<T: Float>(args: &Args) -> Result<(), String> {
     let started = Instant::now();
-    let dir = PathBuf::from(args.string("data", "../shared/data"));
-    if !dir.is_dir() {
-        return Err(format!(
-            "MNIST directory {} not found.\nPut the four MNIST IDX files there \
-             (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, \
-             t10k-labels-idx1-ubyte; raw or .gz) and pass it with --data DIR.",
-            dir.display()
-        ));
-    }
+    let dir = common::mnist_dir(args)?;
     let hidden: usize = args.get("hidden", 500)?;
     let chains: usize = args.get("chains", 100)?;
     let trainer_name = args.string("trainer", "cd1");

@@ -165,6 +165,21 @@ pub fn column_tiles<T: Float>(m: &nalgebra::DMatrix<T>, max: usize) -> Vec<Vec<f
         .collect()
 }
 
+/// The MNIST directory from `--data` (default `../shared/data`), or a message saying what to
+/// put there.
+pub fn mnist_dir(args: &Args) -> Result<std::path::PathBuf, String> {
+    let dir = std::path::PathBuf::from(args.string("data", "../shared/data"));
+    if !dir.is_dir() {
+        return Err(format!(
+            "MNIST directory {} not found.\nPut the four MNIST IDX files there \
+             (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, \
+             t10k-labels-idx1-ubyte; raw or .gz) and pass it with --data DIR.",
+            dir.display()
+        ));
+    }
+    Ok(dir)
+}
+
 /// Output directory: `--out`, or `target/rbms-examples/<name>` under the crate.
 pub fn out_dir(args: &Args, name: &str) -> std::path::PathBuf {
     let default = Path::new(env!("CARGO_MANIFEST_DIR"))
