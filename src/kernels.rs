@@ -199,6 +199,26 @@ impl<T: Float> Kernel for TransposedAffineSigmoid<'_, T> {
     }
 }
 
+/// `x ← σ(scale·x + bias)` for each column of `out` (columns of `bias.len()` values).
+pub(crate) fn scale_bias_sigmoid<T: Float>(out: &mut [T], scale: T, bias: &[T]) {
+    struct K<'a, T> {
+        out: &'a mut [T],
+        scale: T,
+        bias: &'a [T],
+    }
+    impl<T: Float> Kernel for K<'_, T> {
+        #[inline(always)]
+        fn run(&mut self, _avx2: bool) {
+            for col in self.out.chunks_exact_mut(self.bias.len()) {
+                for (x, &b) in col.iter_mut().zip(self.bias) {
+                    *x = sigmoid(self.scale * *x + b);
+                }
+            }
+        }
+    }
+    run(&mut K { out, scale, bias });
+}
+
 /// `x ← σ(x + bias)`, column by column.
 #[inline(always)]
 fn add_bias_sigmoid<T: Float>(out: &mut [T], bias: &[T]) {

@@ -1,9 +1,13 @@
 //! The Bernoulli–Bernoulli restricted Boltzmann machine.
 
+pub mod ais;
 mod exact;
 mod pseudo_likelihood;
 mod sampling;
 
+pub use ais::{
+    AisBase, AisConfig, AisDirection, AisEstimate, AisSchedule, LikelihoodEstimate, AIS_BLOCK,
+};
 pub use exact::{MAX_EXACT_GRADIENT_UNITS, MAX_EXACT_UNITS};
 pub use sampling::{GibbsConfig, GibbsSamples, GibbsStart};
 
