@@ -222,9 +222,9 @@ pub trait Autoencoder: Model {
     ///
     /// Checks shapes only. With extreme parameters the objective or the gradient can overflow;
     /// the result then holds infinities or NaN, which [`Sgd`](crate::Sgd) turns into
-    /// [`Error::Diverged`](crate::Error::Diverged) and
+    /// [`Error::Diverged`] and
     /// [`objective_gradient`](Self::objective_gradient) into
-    /// [`Error::NonFinite`](crate::Error::NonFinite).
+    /// [`Error::NonFinite`].
     fn objective_gradient_into(
         &self,
         input: DMatrixView<'_, Self::Scalar>,

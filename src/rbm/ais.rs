@@ -18,13 +18,13 @@
 //! one Gibbs sweep (h | v, then v | h) of that RBM, which leaves p_k invariant.
 //!
 //! **Forward AIS**: v₁ ~ p_A; for k = 1..K, log w += log p*_k(v_k) − log p*_{k−1}(v_k), then
-//! v_{k+1} ~ T_k(v_k). Each weight has E[w] = Z/Z_A, so Ẑ = Z_A · mean(w) is unbiased for Z
+//! v_{k+1} ~ T_k(v_k). Each weight has E\[w\] = Z/Z_A, so Ẑ = Z_A · mean(w) is unbiased for Z
 //! and, by Jensen's inequality, **E[log Ẑ] ≤ log Z**: forward AIS tends to underestimate log Z,
 //! hence to *overestimate* the log-likelihood −F(v) − log Ẑ.
 //!
 //! **Reverse AIS**: start from states v_K and run the chain the other way:
 //! log w += log p*_{k−1}(v_k) − log p*_k(v_k), then v_{k−1} ~ T_{k−1}(v_k), for k = K..1. If
-//! v_K were exact samples of the model, E[w] = Z_A/Z, so Ẑ = Z_A / mean(w) has E[1/Ẑ] = 1/Z and
+//! v_K were exact samples of the model, E\[w\] = Z_A/Z, so Ẑ = Z_A / mean(w) has E\[1/Ẑ\] = 1/Z and
 //! **E[log Ẑ] ≥ log Z**: reverse AIS tends to *overestimate* log Z, hence to underestimate the
 //! log-likelihood (a conservative estimate). Exact model samples are not available, so the
 //! chains start from data instead; for a model that fits its data well this is close to a
