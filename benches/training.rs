@@ -1,9 +1,11 @@
 //! One CD-1 step at MNIST size (batch 100, 784 → 500) in f32 and f64, and one digits epoch
-//! (1797 × 64 → 100, batch 10, PCD-1) in f32 and f64.
+//! (1797 × 64 → 100, batch 10, PCD-1) in f32 and f64; AIS at MNIST size (100 runs, 100 steps)
+//! and exact log Z of a 784 × 16 model (2¹⁶ hidden states).
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use nalgebra::DMatrix;
 use rand::SeedableRng;
+use rbms::rbm::{AisConfig, AisSchedule};
 use rbms::train::{StepContext, UpdateRule};
 use rbms::{
     datasets, ContrastiveDivergence, Dataset, FitConfig, Float, MetricsConfig, PersistentCd, Rbm,
@@ -62,11 +64,54 @@ fn digits_epoch<T: Float>(c: &mut Criterion) {
     group.finish();
 }
 
+/// A 784 × n_hidden model with small random weights and base-rate visible biases.
+fn mnist_like_model<T: Float>(n_hidden: usize, rng: &mut RunRng) -> Rbm<T> {
+    let batch = mnist_like_batch::<T>(1000, rng);
+    let data = Dataset::from_columns(batch).unwrap();
+    let mut rbm = Rbm::<T>::new(784, n_hidden).unwrap();
+    rbm.initialize(&Default::default(), Some(&data), rng)
+        .unwrap();
+    let scaled = rbm.weights().map(|w| w * T::of_f64(5.0));
+    Rbm::from_parameters(
+        scaled,
+        rbm.visible_bias().clone(),
+        rbm.hidden_bias().clone(),
+    )
+    .unwrap()
+}
+
+fn ais_steps<T: Float>(c: &mut Criterion) {
+    let mut rng = RunRng::seed_from_u64(2);
+    let rbm = mnist_like_model::<T>(500, &mut rng);
+    let config = AisConfig::default()
+        .schedule(AisSchedule::linear(100).unwrap())
+        .runs(100);
+    let mut group = c.benchmark_group("ais_784x500_100runs_100steps");
+    // One "element" is one chain-step: a Gibbs sweep plus the weight update of one run.
+    group.throughput(Throughput::Elements(100 * 100));
+    group.bench_function(T::NAME, |b| b.iter(|| black_box(rbm.ais(&config).unwrap())));
+    group.finish();
+}
+
+fn exact_log_z(c: &mut Criterion) {
+    let mut rng = RunRng::seed_from_u64(3);
+    let rbm = mnist_like_model::<f64>(16, &mut rng);
+    let mut group = c.benchmark_group("exact_log_z_784x16");
+    group.throughput(Throughput::Elements(1 << 16));
+    group.bench_function("f64", |b| {
+        b.iter(|| black_box(rbm.log_partition_exact().unwrap()))
+    });
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     cd1_step::<f32>(c);
     cd1_step::<f64>(c);
     digits_epoch::<f32>(c);
     digits_epoch::<f64>(c);
+    ais_steps::<f32>(c);
+    ais_steps::<f64>(c);
+    exact_log_z(c);
 }
 
 criterion_group! {
