@@ -6,6 +6,7 @@ pub mod data;
 pub mod datasets;
 pub mod energy;
 pub mod error;
+pub mod gradcheck;
 mod kernels;
 pub mod math;
 pub mod observe;
