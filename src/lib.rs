@@ -21,7 +21,7 @@ pub use autoencoder::{
 pub use data::{Dataset, Minibatches};
 pub use energy::{EnergyModel, GradientTerm};
 pub use error::{Error, Result};
-pub use observe::{Control, History, Observer, Progress};
+pub use observe::{Control, FreeEnergyGap, GapRecord, History, Observer, Progress};
 pub use params::{BlockKind, LayerParams, Model, Parameters};
 pub use rbm::{GibbsConfig, GibbsSamples, GibbsStart, Rbm, RbmParams};
 pub use scalar::Float;
