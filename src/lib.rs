@@ -13,6 +13,8 @@ pub mod observe;
 pub mod params;
 pub mod rbm;
 pub mod scalar;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 pub mod train;
 
 pub use autoencoder::{
