@@ -237,7 +237,7 @@ where
         blocks_of(&analytic),
         numerical,
         config.relative_floor,
-        step,
+        Some(step),
     )
 }
 
@@ -298,7 +298,7 @@ where
         blocks_of(&analytic),
         numerical,
         config.relative_floor,
-        step,
+        Some(step),
     )
 }
 
@@ -364,7 +364,7 @@ pub fn check_log_likelihood_gradient<T: Float>(
         blocks_of(&analytic),
         numerical,
         config.relative_floor,
-        step,
+        Some(step),
     )
 }
 
@@ -467,15 +467,13 @@ impl GradientReport {
                 found: (numerical.n_blocks(), 1),
             });
         }
-        let mut report = Self::from_blocks(
+        Self::from_blocks(
             analytic,
             blocks_of(analytic),
             blocks_of(numerical),
             relative_floor,
-            f64::NAN,
-        )?;
-        report.step = None;
-        Ok(report)
+            None,
+        )
     }
 
     fn from_blocks<P: Parameters>(
@@ -483,7 +481,7 @@ impl GradientReport {
         analytic: Vec<Vec<f64>>,
         numerical: Vec<Vec<f64>>,
         relative_floor: f64,
-        step: f64,
+        step: Option<f64>,
     ) -> Result<Self> {
         let mut blocks = Vec::with_capacity(analytic.len());
         for (b, (a, n)) in analytic.into_iter().zip(numerical).enumerate() {
@@ -499,7 +497,7 @@ impl GradientReport {
         Ok(Self {
             blocks,
             relative_floor,
-            step: Some(step),
+            step,
         })
     }
 

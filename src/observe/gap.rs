@@ -31,8 +31,8 @@ pub struct GapRecord {
 /// own are not meaningful, because log Z changes as the model trains; their difference is.
 /// A model that does not overfit gives both sets about the same free energy; as it starts to
 /// overfit, the validation free energy rises relative to the training one, and **a growing
-/// gap means overfitting**. (Hinton suggests taking a training subset of about the size of
-/// the validation set.)
+/// gap means overfitting**. The training subset should be representative of the training
+/// data; of the same size as the validation set, it makes both means about equally noisy.
 ///
 /// With [`stop_after_growth`](Self::stop_after_growth) it also stops training
 /// ([`Control::Stop`]) once the gap has grown (strictly) at that many consecutive
