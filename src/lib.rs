@@ -6,12 +6,15 @@ pub mod data;
 pub mod datasets;
 pub mod energy;
 pub mod error;
+pub mod gradcheck;
 mod kernels;
 pub mod math;
 pub mod observe;
 pub mod params;
 pub mod rbm;
 pub mod scalar;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 pub mod train;
 
 pub use autoencoder::{
@@ -20,7 +23,7 @@ pub use autoencoder::{
 pub use data::{Dataset, Minibatches};
 pub use energy::{EnergyModel, GradientTerm};
 pub use error::{Error, Result};
-pub use observe::{Control, History, Observer, Progress};
+pub use observe::{Control, FreeEnergyGap, GapRecord, History, Observer, Progress};
 pub use params::{BlockKind, LayerParams, Model, Parameters};
 pub use rbm::{GibbsConfig, GibbsSamples, GibbsStart, Rbm, RbmParams};
 pub use scalar::Float;

@@ -1,6 +1,11 @@
 //! Observers: the one place a run reports progress, records history or stops early.
 //!
-//! The library never prints; attach [`Progress`] to get one line per epoch on stderr.
+//! The library never prints; attach [`Progress`] to get one line per epoch on stderr, and
+//! [`FreeEnergyGap`] to watch an energy model for overfitting.
+
+mod gap;
+
+pub use gap::{FreeEnergyGap, GapRecord};
 
 use crate::train::EpochReport;
 use std::io::Write;

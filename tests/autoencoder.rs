@@ -8,6 +8,7 @@
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use rand::SeedableRng;
+use rbms::gradcheck::{check_loss_gradient, CheckConfig};
 use rbms::observe::{Control, FnObserver, Observer, StepReport};
 use rbms::train::EpochReport;
 use rbms::{
@@ -60,29 +61,6 @@ fn model(
     TiedAutoencoder::from_parameters(LayerParams::new(w, b, c).unwrap(), decoder, loss).unwrap()
 }
 
-/// Central differences of the objective with respect to every parameter, block by block.
-fn numerical_gradient(
-    ae: &TiedAutoencoder<f64>,
-    x: &DMatrix<f64>,
-    pen: &Penalties,
-    h: f64,
-) -> Vec<Vec<f64>> {
-    let value = |m: &TiedAutoencoder<f64>| m.objective_gradient(x, x, pen).unwrap().0.total();
-    let mut out = Vec::new();
-    for block in 0..ae.params().n_blocks() {
-        let mut g = Vec::new();
-        for i in 0..ae.params().block(block).len() {
-            let mut plus = ae.clone();
-            plus.params_mut().block_mut(block)[i] += h;
-            let mut minus = ae.clone();
-            minus.params_mut().block_mut(block)[i] -= h;
-            g.push((value(&plus) - value(&minus)) / (2.0 * h));
-        }
-        out.push(g);
-    }
-    out
-}
-
 fn data_for(decoder: Decoder, nv: usize, b: usize, values: &[f64]) -> DMatrix<f64> {
     let mut it = values.iter().cycle().cloned();
     DMatrix::from_fn(nv, b, |_, _| {
@@ -114,17 +92,8 @@ proptest! {
             let ae = model(nv, nh, &params, decoder, loss);
             let x = data_for(decoder, nv, b, &xs);
             for pen in penalty_sets() {
-                let (_, grad) = ae.objective_gradient(&x, &x, &pen).unwrap();
-                let num = numerical_gradient(&ae, &x, &pen, 1e-5);
-                for (block, want) in num.iter().enumerate() {
-                    for (i, (&g, &n)) in grad.block(block).iter().zip(want).enumerate() {
-                        prop_assert!(
-                            (g - n).abs() <= 1e-6 * (1.0 + n.abs()),
-                            "{:?}/{:?} {:?}: block {} [{}]: analytic {} vs numerical {}",
-                            decoder, loss, pen, grad.block_name(block), i, g, n
-                        );
-                    }
-                }
+                let report = check_loss_gradient(&ae, &x, &x, &pen, &CheckConfig::default()).unwrap();
+                prop_assert!(report.within(1e-6, 1e-6), "{:?}/{:?} {:?}: {}", decoder, loss, pen, report);
             }
         }
     }

@@ -8,6 +8,7 @@
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use rand::SeedableRng;
+use rbms::gradcheck::{central_difference_model, check_free_energy_gradient, CheckConfig};
 use rbms::math::{log_sigmoid, sigmoid, softplus};
 use rbms::{Dataset, EnergyModel, Float, GibbsConfig, GibbsStart, Model, Parameters, Rbm, RunRng};
 
@@ -62,17 +63,6 @@ fn flat<P: Parameters<Scalar = f64>>(p: &P) -> Vec<f64> {
     (0..p.n_blocks())
         .flat_map(|b| p.block(b).to_vec())
         .collect()
-}
-
-/// `rbm` with the `k`-th scalar of block `b` shifted by `delta`.
-fn perturbed(rbm: &Rbm<f64>, b: usize, k: usize, delta: f64) -> Rbm<f64> {
-    let mut r = rbm.clone();
-    r.params_mut().block_mut(b)[k] += delta;
-    r
-}
-
-fn mean_free_energy(rbm: &Rbm<f64>, v: &DMatrix<f64>) -> f64 {
-    rbm.free_energy(v.as_view()).unwrap().mean()
 }
 
 fn close(a: f64, b: f64, abs: f64, rel: f64) -> bool {
@@ -190,17 +180,11 @@ proptest! {
         prop_assert_eq!(grad.block(2).len(), nh);
         prop_assert_eq!(grad.block(0), grad.weights().as_slice());
         prop_assert_eq!(rbm.params().block(0)[nh * (nv - 1) + (nh - 1)], rbm.weights()[(nh - 1, nv - 1)]);
-        let h = 1e-5;
-        for b in 0..3 {
-            for k in 0..grad.block(b).len() {
-                let fp = mean_free_energy(&perturbed(&rbm, b, k, h), &v);
-                let fm = mean_free_energy(&perturbed(&rbm, b, k, -h), &v);
-                let fd = (fp - fm) / (2.0 * h);
-                let g = grad.block(b)[k];
-                prop_assert!(close(g, fd, 1e-6, 1e-6),
-                    "block {} ({}) index {}: gradient {}, finite difference {}",
-                    b, grad.block_name(b), k, g, fd);
-            }
+        let report = check_free_energy_gradient(&rbm, &v, &CheckConfig::default()).unwrap();
+        prop_assert!(report.within(1e-6, 1e-6), "{}", report);
+        for (b, block) in report.blocks.iter().enumerate() {
+            prop_assert_eq!(block.name, grad.block_name(b));
+            prop_assert_eq!(&block.analytic[..], grad.block(b));
         }
     }
 
@@ -286,16 +270,10 @@ proptest! {
         }
 
         // (c) finite differences of the exact mean log-likelihood, every parameter
-        let h = 1e-5;
-        let sizes = [nh * nv, nv, nh];
-        let mut k = 0;
-        for (b, &len) in sizes.iter().enumerate() {
-            for i in 0..len {
-                let fd = (mean_ll(&perturbed(&rbm, b, i, h)) - mean_ll(&perturbed(&rbm, b, i, -h))) / (2.0 * h);
-                prop_assert!(close(fd, rhs[k], 1e-6, 1e-6),
-                    "block {} index {}: finite difference {}, identity {}", b, i, fd, rhs[k]);
-                k += 1;
-            }
+        let fd = central_difference_model(&rbm, &CheckConfig::default(), |m| Ok(mean_ll(m))).unwrap();
+        for (k, (&d, &r)) in flat(&fd).iter().zip(&rhs).enumerate() {
+            prop_assert!(close(d, r, 1e-6, 1e-6),
+                "parameter {}: finite difference {}, identity {}", k, d, r);
         }
     }
 
