@@ -361,7 +361,9 @@ mod tests {
     fn sum_softplus_matches_direct_sum() {
         // Lengths around the lane and chunk sizes, values over a wide range.
         for n in [1usize, 7, 8, 9, 511, 512, 513, 1500] {
-            let x: Vec<f64> = (0..n).map(|i| ((i * 37 % 101) as f64 - 50.0) * 0.7).collect();
+            let x: Vec<f64> = (0..n)
+                .map(|i| ((i * 37 % 101) as f64 - 50.0) * 0.7)
+                .collect();
             let y: Vec<f64> = (0..n).map(|i| ((i * 11 % 13) as f64 - 6.0) * 0.3).collect();
             let direct: f64 = x.iter().zip(&y).map(|(a, b)| softplus64(a + b)).sum();
             let fast = sum_softplus_of_sum(&x, &y);
@@ -369,7 +371,11 @@ mod tests {
                 (fast - direct).abs() <= 1e-12 * direct.abs().max(1.0),
                 "n = {n}: {fast} vs {direct}"
             );
-            assert_eq!(fast, sum_softplus_of_sum_impl(&x, &y), "AVX2 and baseline differ");
+            assert_eq!(
+                fast,
+                sum_softplus_of_sum_impl(&x, &y),
+                "AVX2 and baseline differ"
+            );
         }
     }
 }
