@@ -1,11 +1,12 @@
 //! Exact likelihood: log Z against brute-force enumeration of both layers, swap invariance,
 //! normalisation of exact log p, the exact log-likelihood gradient against finite differences,
-//! and the size limit.
+//! the gradient identity with the model expectation by enumeration, CD-k against the exact
+//! gradient, and the size limit.
 
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use rbms::gradcheck::{check_log_likelihood_gradient, CheckConfig};
-use rbms::{Dataset, EnergyModel, Error, Rbm};
+use rbms::{Dataset, EnergyModel, Error, Model, Parameters, Rbm};
 
 /// log Σ exp(xᵢ), independent of the crate.
 fn lse(xs: &[f64]) -> f64 {
