@@ -10,6 +10,7 @@ pub mod gradcheck;
 mod kernels;
 pub mod math;
 pub mod observe;
+pub mod parallel;
 pub mod params;
 pub mod rbm;
 pub mod scalar;

@@ -231,7 +231,7 @@ fn log_likelihood_gradient_identity_with_model_expectation_by_enumeration() {
 /// component of ∇F lies in [−1, 0], so the Monte Carlo standard error of a component is at
 /// most 0.5/√40000 = 0.0025, and the tolerance for k = 200 is 0.015 (6 standard errors,
 /// for the maximum over the 30 components). The model's weights are large enough that CD-1
-/// is far off (its error must exceed 0.05, twenty standard errors).
+/// is far off (its error must exceed 0.05, twenty standard errors) and CD-3 still visibly so.
 #[test]
 fn cd_k_gradient_approaches_the_exact_gradient_as_k_grows() {
     use rand::SeedableRng;
@@ -280,5 +280,8 @@ fn cd_k_gradient_approaches_the_exact_gradient_as_k_grows() {
         err(200) < 0.015,
         "CD-200 should match the exact gradient: {errors:?}"
     );
-    assert!(err(200) < err(10) && err(10) < err(1), "{errors:?}");
+    // CD-1 and CD-3 are biased by more than the noise (0.015), CD-3 less so; from k = 10 on
+    // the bias is below the noise, so comparing CD-10 with CD-200 would compare noise.
+    assert!(err(3) > 0.015 && err(3) < err(1), "{errors:?}");
+    assert!(err(10) < 0.015, "{errors:?}");
 }

@@ -22,6 +22,7 @@ use crate::math::{
     gemm_a_bt, gemm_at_b, logit_clipped, mean_squared_difference, row_sums_into, sigmoid, softplus,
 };
 use crate::observe::Observer;
+use crate::parallel;
 use crate::params::{LayerParams, Model, Parameters};
 use crate::train::{
     FitConfig, FitModel, FitReport, Init, Metrics, MetricsConfig, StepContext, Trainer, UpdateRule,
@@ -589,9 +590,20 @@ fn bias_gradient_into<T: Float>(out: &mut [T], terms: [(&[T], T); 2]) {
     }
 }
 
-/// x ← σ(x + bias) column by column.
+/// x ← σ(x + bias) column by column, over blocks of columns in parallel with `threading`.
 fn add_bias_sigmoid<T: Float>(out: &mut DMatrixViewMut<'_, T>, bias: &DVector<T>) {
     let b = bias.as_slice();
+    let rows = out.nrows();
+    if let Some(o) = kernels::contiguous_mut(out) {
+        parallel::for_each_column_block(o, rows, |_, _, block| {
+            for col in block.chunks_exact_mut(rows) {
+                for (x, &bj) in col.iter_mut().zip(b) {
+                    *x = sigmoid(*x + bj);
+                }
+            }
+        });
+        return;
+    }
     for mut col in out.column_iter_mut() {
         for (x, &bj) in col.as_mut_slice().iter_mut().zip(b) {
             *x = sigmoid(*x + bj);
@@ -599,15 +611,39 @@ fn add_bias_sigmoid<T: Float>(out: &mut DMatrixViewMut<'_, T>, bias: &DVector<T>
     }
 }
 
-/// states ← Bernoulli(probs), column by column (see [`Float::bernoulli_fill`]).
+/// states ← Bernoulli(probs), column by column (see [`Float::bernoulli_fill`]): one word is
+/// drawn from `rng`, and each block of [`parallel::COLUMN_BLOCK`] columns samples from its own
+/// generator derived from it (see [`crate::parallel`]), in parallel with `threading`.
 fn sample_bernoulli<T: Float, R: Rng + ?Sized>(
     probs: DMatrixView<'_, T>,
     mut states: DMatrixViewMut<'_, T>,
     rng: &mut R,
 ) -> Result<()> {
     check_same_shape("sample buffer", probs.shape(), states.shape())?;
-    for (mut s, p) in states.column_iter_mut().zip(probs.column_iter()) {
-        T::bernoulli_fill(p.as_slice(), s.as_mut_slice(), rng);
+    let word = parallel::draw_word(rng);
+    let rows = probs.nrows();
+    if let (Some(p), Some(s)) = (
+        kernels::contiguous(&probs),
+        kernels::contiguous_mut(&mut states),
+    ) {
+        parallel::for_each_column_block_pair(p, rows, s, rows, |b, p, s| {
+            let mut r = parallel::block_rng(word, b);
+            for (pc, sc) in p.chunks_exact(rows).zip(s.chunks_exact_mut(rows)) {
+                T::bernoulli_fill(pc, sc, &mut r);
+            }
+        });
+        return Ok(());
+    }
+    let mut r = parallel::block_rng(word, 0);
+    for (c, (mut s, p)) in states
+        .column_iter_mut()
+        .zip(probs.column_iter())
+        .enumerate()
+    {
+        if c > 0 && c % parallel::COLUMN_BLOCK == 0 {
+            r = parallel::block_rng(word, c / parallel::COLUMN_BLOCK);
+        }
+        T::bernoulli_fill(p.as_slice(), s.as_mut_slice(), &mut r);
     }
     Ok(())
 }
