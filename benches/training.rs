@@ -1,6 +1,7 @@
-//! One CD-1 step at MNIST size (batch 100, 784 → 500) in f32 and f64, and one digits epoch
-//! (1797 × 64 → 100, batch 10, PCD-1) in f32 and f64; AIS at MNIST size (100 runs, 100 steps)
-//! and exact log Z of a 784 × 16 model (2¹⁶ hidden states).
+//! One CD-1 and one PCD-1 step at MNIST size (batch 100, 784 → 500; FLOP/s), the free energy
+//! of a batch (samples/s), one digits epoch (1797 × 64 → 100, batch 10, PCD-1; samples/s), in
+//! f32 and f64; AIS at MNIST size (100 runs, 100 steps; chain-steps/s) and exact log Z of a
+//! 784 × 16 model (2¹⁶ hidden states; states/s).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use nalgebra::DMatrix;
@@ -8,8 +9,8 @@ use rand::SeedableRng;
 use rbms::rbm::{AisConfig, AisSchedule};
 use rbms::train::{StepContext, UpdateRule};
 use rbms::{
-    datasets, ContrastiveDivergence, Dataset, FitConfig, Float, MetricsConfig, PersistentCd, Rbm,
-    RunRng, Trainer,
+    datasets, ContrastiveDivergence, Dataset, EnergyModel, FitConfig, Float, MetricsConfig,
+    PersistentCd, Rbm, RunRng, Trainer,
 };
 use std::hint::black_box;
 
@@ -24,19 +25,26 @@ fn mnist_like_batch<T: Float>(n: usize, rng: &mut RunRng) -> DMatrix<T> {
     })
 }
 
-fn cd1_step<T: Float>(c: &mut Criterion) {
+/// Floating-point operations of one CD-1 or PCD-1 step at MNIST size with batch = chains =
+/// 100: five products of 2 · 100 · 784 · 500.
+const MNIST_STEP_FLOP: u64 = 5 * 2 * 100 * 784 * 500;
+
+/// One step of `trainer` at MNIST size (batch 100, 784 → 500); throughput in FLOP/s (shown
+/// as elements/s: one element is one floating-point operation of the five products).
+fn mnist_step<T: Float, Tr: Trainer<Rbm<T>>>(c: &mut Criterion, name: &str, trainer: Tr) {
     let mut rng = RunRng::seed_from_u64(1);
     let batch = mnist_like_batch::<T>(100, &mut rng);
     let data = Dataset::from_columns(batch.clone()).unwrap();
     let mut rbm = Rbm::<T>::new(784, 500).unwrap();
     rbm.initialize(&Default::default(), Some(&data), &mut rng)
         .unwrap();
-    let trainer = ContrastiveDivergence::new(1);
     let config = FitConfig::default().learning_rate(0.01);
     let rule = UpdateRule::<T>::from_config(&config).unwrap();
     let mut state = trainer.init_state(&rbm, &data, 100, &mut rng).unwrap();
     let ctx = StepContext { epoch: 0, batch: 0 };
-    c.bench_function(&format!("cd1_step_784x500_batch100_{}", T::NAME), |b| {
+    let mut group = c.benchmark_group(format!("{name}_step_784x500_batch100_flop"));
+    group.throughput(Throughput::Elements(MNIST_STEP_FLOP));
+    group.bench_function(T::NAME, |b| {
         b.iter(|| {
             trainer
                 .step(&mut rbm, batch.as_view(), &mut state, &rule, &mut rng, ctx)
@@ -44,6 +52,21 @@ fn cd1_step<T: Float>(c: &mut Criterion) {
             black_box(&rbm);
         })
     });
+    group.finish();
+}
+
+/// Free energy of a batch of 1000 MNIST-like samples under a 784 × 500 model; throughput in
+/// samples/s.
+fn free_energy_batch<T: Float>(c: &mut Criterion) {
+    let mut rng = RunRng::seed_from_u64(4);
+    let rbm = mnist_like_model::<T>(500, &mut rng);
+    let batch = mnist_like_batch::<T>(1000, &mut rng);
+    let mut group = c.benchmark_group("free_energy_784x500_samples");
+    group.throughput(Throughput::Elements(1000));
+    group.bench_function(T::NAME, |b| {
+        b.iter(|| black_box(rbm.free_energy(batch.as_view()).unwrap()))
+    });
+    group.finish();
 }
 
 fn digits_epoch<T: Float>(c: &mut Criterion) {
@@ -53,7 +76,8 @@ fn digits_epoch<T: Float>(c: &mut Criterion) {
         .batch_size(10)
         .learning_rate(0.06)
         .metrics(MetricsConfig::none());
-    let mut group = c.benchmark_group("digits_epoch_100_hidden_batch10");
+    let mut group = c.benchmark_group("digits_epoch_100_hidden_batch10_samples");
+    group.throughput(Throughput::Elements(data.n_samples() as u64));
     group.bench_with_input(BenchmarkId::new("pcd1", T::NAME), &data, |b, data| {
         b.iter(|| {
             let mut rbm = Rbm::<T>::new(64, 100).unwrap();
@@ -105,8 +129,12 @@ fn exact_log_z(c: &mut Criterion) {
 }
 
 fn benches(c: &mut Criterion) {
-    cd1_step::<f32>(c);
-    cd1_step::<f64>(c);
+    mnist_step::<f32, _>(c, "cd1", ContrastiveDivergence::new(1));
+    mnist_step::<f64, _>(c, "cd1", ContrastiveDivergence::new(1));
+    mnist_step::<f32, _>(c, "pcd1", PersistentCd::new(1, 100));
+    mnist_step::<f64, _>(c, "pcd1", PersistentCd::new(1, 100));
+    free_energy_batch::<f32>(c);
+    free_energy_batch::<f64>(c);
     digits_epoch::<f32>(c);
     digits_epoch::<f64>(c);
     ais_steps::<f32>(c);

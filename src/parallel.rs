@@ -9,7 +9,7 @@
 //!   splits the output into blocks, each summed in the same order as on one thread;
 //! - the element-wise work of training (the logistic function applied to a product, Bernoulli
 //!   sampling) is split over fixed blocks of [`COLUMN_BLOCK`] samples (columns), run on a
-//!   `rayon` pool.
+//!   `rayon` pool when the matrix is large enough for that to pay (32,768 elements or more).
 //!
 //! # Determinism
 //!
@@ -34,6 +34,10 @@ use rand::{Rng, SeedableRng};
 
 /// Columns (samples) per block of element-wise work, and per random stream of sampling.
 pub const COLUMN_BLOCK: usize = 32;
+
+/// Fewest elements for which element-wise work is spread over threads: below it, handing the
+/// blocks to the pool costs more than it saves (a 500 × 100 batch has 50,000).
+const PARALLEL_MIN: usize = 32 * 1024;
 
 /// The seed of block `block`'s generator for a matrix whose draw from the caller's generator
 /// was `word`: the finaliser of SplitMix64 applied to `word` plus `block` times an odd
@@ -89,7 +93,7 @@ where
         return;
     }
     let chunk = rows * COLUMN_BLOCK;
-    if data.len() <= chunk || imp::threads() == 1 {
+    if data.len() <= chunk || data.len() < PARALLEL_MIN || imp::threads() == 1 {
         for (b, block) in data.chunks_mut(chunk).enumerate() {
             f(b, b * COLUMN_BLOCK, block);
         }
@@ -115,7 +119,7 @@ pub(crate) fn for_each_column_block_pair<T, U, F>(
         return;
     }
     let (ca, cb) = (rows_a * COLUMN_BLOCK, rows_b * COLUMN_BLOCK);
-    if b.len() <= cb || imp::threads() == 1 {
+    if b.len() <= cb || b.len().max(a.len()) < PARALLEL_MIN || imp::threads() == 1 {
         for (i, (x, y)) in a.chunks(ca).zip(b.chunks_mut(cb)).enumerate() {
             f(i, x, y);
         }
@@ -240,8 +244,15 @@ mod tests {
 
     #[test]
     fn blocks_cover_every_column_once_in_order() {
-        let rows = 3;
-        for cols in [0, 1, 31, 32, 33, 100] {
+        for (rows, cols) in [
+            (3, 0),
+            (3, 1),
+            (3, 31),
+            (3, 32),
+            (3, 33),
+            (3, 100),
+            (1000, 70),
+        ] {
             let mut data = vec![0usize; rows * cols];
             for_each_column_block(&mut data, rows, |b, first, block| {
                 assert_eq!(first, b * COLUMN_BLOCK);
@@ -250,7 +261,7 @@ mod tests {
                 }
             });
             let want: Vec<usize> = (1..=rows * cols).collect();
-            assert_eq!(data, want, "{cols} columns");
+            assert_eq!(data, want, "{rows} × {cols}");
         }
     }
 }

@@ -1,0 +1,108 @@
+//! Steady-state training steps allocate nothing on the heap: a counting global allocator in
+//! this test binary of its own counts every allocation made while a trainer steps.
+//!
+//! Pinned for models whose weights fit the crate's small-layer kernels (the digits: 64 × 100,
+//! batch 10), whose every product is the crate's own code. Larger models multiply through
+//! `matrixmultiply`, which allocates its packing buffer inside each product.
+
+use nalgebra::DMatrix;
+use rand::SeedableRng;
+use rbms::train::{StepContext, UpdateRule};
+use rbms::{datasets, ContrastiveDivergence, FitConfig, Float, PersistentCd, Rbm, RunRng, Trainer};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: defers to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by `steps` steps of `trainer` after `warmup` steps, on the digits.
+fn allocations_per_run<T: Float, Tr: Trainer<Rbm<T>>>(trainer: &Tr, steps: usize) -> usize {
+    let data = datasets::digits_scaled::<T>();
+    let mut rng = RunRng::seed_from_u64(5);
+    let mut rbm = Rbm::<T>::new(64, 100).unwrap();
+    rbm.initialize(&Default::default(), Some(&data), &mut rng)
+        .unwrap();
+    let rule = UpdateRule::<T>::from_config(&FitConfig::default().momentum(0.5).weight_decay(1e-4))
+        .unwrap();
+    let mut state = trainer.init_state(&rbm, &data, 10, &mut rng).unwrap();
+    let batches: Vec<DMatrix<T>> = (0..steps)
+        .map(|s| data.samples().columns((s * 10) % 1790, 10).into_owned())
+        .collect();
+    let ctx = StepContext { epoch: 0, batch: 0 };
+    // warm-up: the first steps may size buffers
+    for b in batches.iter().take(3) {
+        trainer
+            .step(&mut rbm, b.as_view(), &mut state, &rule, &mut rng, ctx)
+            .unwrap();
+    }
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    for b in &batches {
+        trainer
+            .step(&mut rbm, b.as_view(), &mut state, &rule, &mut rng, ctx)
+            .unwrap();
+    }
+    COUNTING.store(false, Ordering::SeqCst);
+    let n = ALLOCATIONS.load(Ordering::SeqCst);
+    // the steps did train: the model is finite and moved
+    assert!(rbm.weights().iter().all(|w| w.finite()));
+    n
+}
+
+#[test]
+fn training_steps_allocate_nothing() {
+    // One test function, so that no other test runs (and allocates) while counting.
+    assert_eq!(
+        allocations_per_run::<f32, _>(&ContrastiveDivergence::new(1), 100),
+        0
+    );
+    assert_eq!(
+        allocations_per_run::<f64, _>(&ContrastiveDivergence::new(3), 100),
+        0
+    );
+    assert_eq!(
+        allocations_per_run::<f32, _>(&PersistentCd::new(1, 10), 100),
+        0
+    );
+    assert_eq!(
+        allocations_per_run::<f64, _>(&PersistentCd::new(2, 25), 100),
+        0
+    );
+    // chains over several column blocks (in parallel with `threading`)
+    assert_eq!(
+        allocations_per_run::<f32, _>(&PersistentCd::new(1, 100), 100),
+        0
+    );
+    // the counter counts: building a matrix while counting is seen
+    COUNTING.store(true, Ordering::SeqCst);
+    let m = DMatrix::<f64>::zeros(3, 3);
+    COUNTING.store(false, Ordering::SeqCst);
+    assert!(ALLOCATIONS.load(Ordering::SeqCst) > 0, "{m}");
+}
