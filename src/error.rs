@@ -177,7 +177,7 @@ pub enum Error {
     /// file (e.g. a model where a checkpoint was expected), or the scalar type differs.
     #[error("not a {expected} file: found {found:?}")]
     Format {
-        /// The format required, e.g. `"rbms-model"` or `"rbms-model (f32)"`.
+        /// The format required, e.g. `"rbms-rbm"` or `"rbms-rbm (f32)"`.
         expected: String,
         /// The format name found.
         found: String,
@@ -200,7 +200,7 @@ pub enum Error {
     /// [`Error::NonFinite`].)
     #[error("corrupt {what}: {reason}")]
     Corrupt {
-        /// What was being decoded, e.g. `"rbms-checkpoint"`.
+        /// The format being decoded, e.g. `"rbms-checkpoint"`.
         what: &'static str,
         /// What was wrong, with the position when known.
         reason: String,

@@ -5,17 +5,19 @@
 //! A file is a JSON object, an *envelope*:
 //!
 //! ```text
-//! {"format": "rbms-model", "version": 1, "scalar": "f32", "payload": { ... }}
+//! {"format": "rbms-rbm", "version": 1, "scalar": "f32", "payload": { ... }}
 //! ```
 //!
-//! `format` says what the payload is ([`MODEL_FORMAT`], [`CHECKPOINT_FORMAT`],
-//! [`HISTORY_FORMAT`]), `version` is the layout's version ([`FORMAT_VERSION`]), `scalar` the
+//! `format` says what the payload is ([`RBM_FORMAT`], [`TIED_AUTOENCODER_FORMAT`],
+//! [`CHECKPOINT_FORMAT`], [`HISTORY_FORMAT`]), `version` is the layout's version ([`FORMAT_VERSION`]), `scalar` the
 //! model's scalar type. The loaders check all three before decoding the payload: a file of
 //! another kind or scalar type is [`Error::Format`], another version
 //! [`Error::VersionMismatch`]. Invalid JSON, a truncated file or a field of the wrong type is
-//! [`Error::Corrupt`]; values that decode but break a rule (weights 3 × 4 with 5 visible
-//! biases, an infinite value, an order that is not a permutation) give the rule's own error
-//! ([`Error::ShapeMismatch`], [`Error::NonFinite`], ...), because decoding goes through the
+//! [`Error::Corrupt`], and so are an unknown field and a number out of the scalar type's range
+//! (1e39 in an `f32` file); values that decode but break a rule (weights 3 × 4 with 5 visible
+//! biases, a `null` where a number belongs — what `serde_json` writes for NaN and infinities —,
+//! an order that is not a permutation) give the rule's own error ([`Error::ShapeMismatch`],
+//! [`Error::NonFinite`], ...), because decoding goes through the
 //! same checked constructors as the rest of the API: no invalid model or state can be built
 //! from a file. No loader panics, whatever the bytes.
 //!
@@ -49,9 +51,9 @@
 //! let mut rbm = Rbm::<f32>::new(64, 16)?;
 //! rbm.fit(&data, &ContrastiveDivergence::new(1), &FitConfig::default().epochs(1))?;
 //! let json = rbm.to_json_string()?;
-//! assert!(json.starts_with(r#"{"format":"rbms-model","version":1,"scalar":"f32""#));
+//! assert!(json.starts_with(r#"{"format":"rbms-rbm","version":1,"scalar":"f32""#));
 //! assert_eq!(Rbm::<f32>::from_json_str(&json)?, rbm); // bit for bit
-//! // a model file is not a checkpoint, an f32 model not an f64 one
+//! // an f32 model is not an f64 one
 //! assert!(matches!(Rbm::<f64>::from_json_str(&json), Err(rbms::Error::Format { .. })));
 //! # Ok::<(), rbms::Error>(())
 //! ```
@@ -68,8 +70,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
-/// The `format` of a saved model.
-pub const MODEL_FORMAT: &str = "rbms-model";
+/// The `format` of a saved [`Rbm`].
+pub const RBM_FORMAT: &str = "rbms-rbm";
+/// The `format` of a saved [`TiedAutoencoder`].
+pub const TIED_AUTOENCODER_FORMAT: &str = "rbms-tied-autoencoder";
 /// The `format` of a saved checkpoint.
 pub const CHECKPOINT_FORMAT: &str = "rbms-checkpoint";
 /// The `format` of a saved [`History`].
@@ -80,7 +84,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// The on-disk form of a saved value: a header and the value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope<T> {
-    /// What the payload is, e.g. [`MODEL_FORMAT`].
+    /// What the payload is, e.g. [`RBM_FORMAT`].
     pub format: String,
     /// The layout version, [`FORMAT_VERSION`] when written by this crate.
     pub version: u64,
@@ -153,14 +157,14 @@ pub trait Persist: Serialize + DeserializeOwned {
 }
 
 impl<T: Float> Persist for Rbm<T> {
-    const FORMAT: &'static str = MODEL_FORMAT;
+    const FORMAT: &'static str = RBM_FORMAT;
     fn scalar() -> &'static str {
         T::NAME
     }
 }
 
 impl<T: Float> Persist for TiedAutoencoder<T> {
-    const FORMAT: &'static str = MODEL_FORMAT;
+    const FORMAT: &'static str = TIED_AUTOENCODER_FORMAT;
     fn scalar() -> &'static str {
         T::NAME
     }
@@ -217,15 +221,15 @@ impl<M: Model + Serialize, S: Serialize> CheckpointRef<'_, M, S> {
 ///
 /// ```
 /// use rbms::persist::{json_checkpoints, Persist};
-/// use rbms::train::{fit_checkpointed, resume, Checkpoint, CdState};
-/// use rbms::{datasets, ContrastiveDivergence, FitConfig, MetricsConfig, Rbm, RbmParams};
+/// use rbms::train::{fit_checkpointed, resume, CheckpointOf};
+/// use rbms::{datasets, ContrastiveDivergence, FitConfig, MetricsConfig, Rbm};
 /// let data = datasets::digits_scaled::<f64>().head(100)?;
 /// let cd = ContrastiveDivergence::new(1);
 /// let config = FitConfig::default().epochs(4).metrics(MetricsConfig::none());
 /// let path = std::env::temp_dir().join(format!("rbms-doc-{}.json", std::process::id()));
 /// let mut rbm = Rbm::<f64>::new(64, 8)?;
 /// fit_checkpointed(&mut rbm, &data, &cd, &config.clone().epochs(2), &mut (), 2, json_checkpoints(&path))?;
-/// let checkpoint = Checkpoint::<Rbm<f64>, CdState<RbmParams<f64>>>::load_json(&path)?;
+/// let checkpoint = CheckpointOf::<Rbm<f64>, ContrastiveDivergence>::load_json(&path)?;
 /// assert_eq!(checkpoint.epochs_done(), 2);
 /// resume(&mut rbm, checkpoint, &data, &cd, &config, &mut ())?; // epochs 2 and 3
 /// # std::fs::remove_file(&path).ok();
@@ -353,10 +357,19 @@ struct MatrixRef<'a, T> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawMatrix<T> {
     rows: usize,
     cols: usize,
-    data: Vec<T>,
+    data: Vec<Option<T>>,
+}
+
+/// Numbers as read: `null` (what `serde_json` writes for NaN and infinities) becomes NaN, for
+/// the checked constructor to refuse as [`Error::NonFinite`].
+fn numbers<T: Float>(raw: Vec<Option<T>>) -> Vec<T> {
+    raw.into_iter()
+        .map(|x| x.unwrap_or_else(|| T::of_f64(f64::NAN)))
+        .collect()
 }
 
 impl<'a, T: Float> MatrixRef<'a, T> {
@@ -379,8 +392,9 @@ fn matrix<T: Float>(what: &'static str, raw: RawMatrix<T>) -> Result<DMatrix<T>>
             found: (raw.data.len(), 1),
         });
     }
-    check_finite(what, &raw.data, rows)?;
-    Ok(DMatrix::from_vec(rows, cols, raw.data))
+    let data = numbers(raw.data);
+    check_finite(what, &data, rows)?;
+    Ok(DMatrix::from_vec(rows, cols, data))
 }
 
 // ---- parameters and models -----------------------------------------------------------------
@@ -395,12 +409,13 @@ struct LayerParamsRef<'a, T> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawLayerParams<T> {
     n_visible: usize,
     n_hidden: usize,
-    weights: Vec<T>,
-    visible_bias: Vec<T>,
-    hidden_bias: Vec<T>,
+    weights: Vec<Option<T>>,
+    visible_bias: Vec<Option<T>>,
+    hidden_bias: Vec<Option<T>>,
 }
 
 impl<T: Float> Serialize for LayerParams<T> {
@@ -428,9 +443,9 @@ impl<T: Float> RawLayerParams<T> {
             });
         }
         LayerParams::new(
-            DMatrix::from_vec(nh, nv, self.weights),
-            DVector::from_vec(self.visible_bias),
-            DVector::from_vec(self.hidden_bias),
+            DMatrix::from_vec(nh, nv, numbers(self.weights)),
+            DVector::from_vec(numbers(self.visible_bias)),
+            DVector::from_vec(numbers(self.hidden_bias)),
         )
     }
 }
@@ -448,7 +463,7 @@ struct RbmRef<'a, T: Float> {
 }
 
 #[derive(Deserialize)]
-#[serde(bound = "")]
+#[serde(bound = "", deny_unknown_fields)]
 struct RawRbm<T: Float> {
     params: LayerParams<T>,
 }
@@ -482,7 +497,7 @@ struct TiedRef<'a, T: Float> {
 }
 
 #[derive(Deserialize)]
-#[serde(bound = "")]
+#[serde(bound = "", deny_unknown_fields)]
 struct RawTied<T: Float> {
     params: LayerParams<T>,
     decoder: Decoder,
@@ -521,6 +536,7 @@ struct MinibatchesRef<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawMinibatches {
     order: Vec<usize>,
     batch_size: usize,
@@ -557,6 +573,7 @@ struct VelocityRef<'a, P> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawVelocity<P> {
     velocity: P,
 }
@@ -586,6 +603,7 @@ struct PcdRef<'a, P, T> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawPcd<P, T> {
     velocity: P,
     chain_hidden: RawMatrix<T>,

@@ -76,6 +76,10 @@ impl<M, S> Checkpoint<M, S> {
     }
 }
 
+/// The checkpoint type of a run of trainer `Tr` on model `M`, e.g.
+/// `CheckpointOf<Rbm<f32>, PersistentCd>` (to name the type to load).
+pub type CheckpointOf<M, Tr> = Checkpoint<M, <Tr as super::Trainer<M>>::State>;
+
 /// A [`Checkpoint`] borrowed from a running fit: what
 /// [`fit_checkpointed`](super::fit_checkpointed) hands to its sink. It serialises exactly as
 /// the owned checkpoint does (with the `serde` feature), so saving copies nothing;

@@ -34,7 +34,7 @@ mod sgd;
 mod update;
 
 pub use cd::{CdState, ContrastiveDivergence, PcdState, PersistentCd};
-pub use checkpoint::{Checkpoint, CheckpointRef};
+pub use checkpoint::{Checkpoint, CheckpointOf, CheckpointRef};
 pub use config::{FitConfig, Init, MetricsConfig, VisibleBiasInit};
 pub use online::{ChunkReport, OnlineFit};
 pub use sgd::{Sgd, SgdState};
@@ -562,7 +562,7 @@ where
             rng,
             ctx,
         )?;
-        *steps_done += 1;
+        *steps_done = steps_done.saturating_add(1);
         pass.batches += 1;
         pass.samples += indices.len();
         if let Some(loss) = loss {
