@@ -25,7 +25,9 @@ pub use autoencoder::{
 pub use data::{Dataset, Minibatches};
 pub use energy::{EnergyModel, GradientTerm};
 pub use error::{Error, Result};
-pub use observe::{Control, FreeEnergyGap, GapRecord, History, Observer, Progress};
+pub use observe::{
+    Control, EarlyStopping, FreeEnergyGap, GapRecord, History, Observer, Progress, ValidationMetric,
+};
 pub use params::{BlockKind, LayerParams, Model, Parameters};
 #[cfg(feature = "serde")]
 pub use persist::Persist;
