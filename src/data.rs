@@ -316,7 +316,7 @@ pub(crate) fn check_unit_interval<T: Float>(what: &'static str, m: &DMatrix<T>) 
 /// assert_eq!(sizes, vec![10, 3]);
 /// # Ok::<(), rbms::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Minibatches {
     order: Vec<usize>,
     batch_size: usize,
@@ -345,6 +345,36 @@ impl Minibatches {
             batch_size,
             drop_last,
         })
+    }
+
+    /// Minibatches over a given order of the samples `0..order.len()` (e.g. a saved one), which
+    /// must be a permutation; the other rules are those of [`new`](Self::new).
+    pub fn from_order(order: Vec<usize>, batch_size: usize, drop_last: bool) -> Result<Self> {
+        let mut batches = Self::new(order.len(), batch_size, drop_last)?;
+        let n = order.len();
+        let mut seen = vec![false; n];
+        for (position, &i) in order.iter().enumerate() {
+            if i >= n || std::mem::replace(&mut seen[i], true) {
+                return Err(Error::InvalidParameter {
+                    name: "minibatch order",
+                    reason: format!(
+                        "not a permutation of 0..{n}: {i} at position {position} is out of range or repeated"
+                    ),
+                });
+            }
+        }
+        batches.order = order;
+        Ok(batches)
+    }
+
+    /// The current order of the samples: the batches are its consecutive slices.
+    pub fn order(&self) -> &[usize] {
+        &self.order
+    }
+
+    /// Whether the short last batch is skipped.
+    pub fn drop_last(&self) -> bool {
+        self.drop_last
     }
 
     /// Reshuffles the order (Fisher–Yates, drawing `n − 1` bounded integers from `rng`).

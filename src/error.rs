@@ -164,4 +164,54 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// Writing a file failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A saved file is not of the kind expected: its `format` field names another kind of
+    /// file (e.g. a model where a checkpoint was expected), or the scalar type differs.
+    #[error("not a {expected} file: found {found:?}")]
+    Format {
+        /// The format required, e.g. `"rbms-rbm"` or `"rbms-rbm (f32)"`.
+        expected: String,
+        /// The format name found.
+        found: String,
+    },
+    /// A saved file has a format version this crate version does not read.
+    #[error(
+        "{format} version {found} is not supported (this version of rbms reads version {expected})"
+    )]
+    VersionMismatch {
+        /// The format.
+        format: &'static str,
+        /// The version in the file.
+        found: u64,
+        /// The version this crate reads and writes.
+        expected: u32,
+    },
+    /// A saved file could not be decoded: not valid JSON, truncated, or a field of the wrong
+    /// type or missing. (Values that decode but break a rule, such as inconsistent shapes or
+    /// non-finite parameters, give the rule's own variant, e.g. [`Error::ShapeMismatch`] or
+    /// [`Error::NonFinite`].)
+    #[error("corrupt {what}: {reason}")]
+    Corrupt {
+        /// The format being decoded, e.g. `"rbms-checkpoint"`.
+        what: &'static str,
+        /// What was wrong, with the position when known.
+        reason: String,
+    },
+    /// A checkpoint does not fit the run it is resumed in (another trainer, batch size, data
+    /// set size or model shape).
+    #[error("checkpoint does not match the run: {what}: {reason}")]
+    ResumeMismatch {
+        /// What differs, e.g. `"trainer"`.
+        what: &'static str,
+        /// The values that differ.
+        reason: String,
+    },
 }

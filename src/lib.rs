@@ -12,6 +12,8 @@ pub mod math;
 pub mod observe;
 pub mod parallel;
 pub mod params;
+#[cfg(feature = "serde")]
+pub mod persist;
 pub mod rbm;
 pub mod scalar;
 #[cfg(feature = "proptest")]
@@ -24,11 +26,15 @@ pub use autoencoder::{
 pub use data::{Dataset, Minibatches};
 pub use energy::{EnergyModel, GradientTerm};
 pub use error::{Error, Result};
-pub use observe::{Control, FreeEnergyGap, GapRecord, History, Observer, Progress};
+pub use observe::{
+    Control, EarlyStopping, FreeEnergyGap, GapRecord, History, Observer, Progress, ValidationMetric,
+};
 pub use params::{BlockKind, LayerParams, Model, Parameters};
+#[cfg(feature = "serde")]
+pub use persist::Persist;
 pub use rbm::{GibbsConfig, GibbsSamples, GibbsStart, Rbm, RbmParams};
 pub use scalar::Float;
 pub use train::{
-    ContrastiveDivergence, FitConfig, FitReport, Init, MetricsConfig, PersistentCd, RunRng, Sgd,
-    Trainer, VisibleBiasInit,
+    fit_checkpointed, resume, Checkpoint, ContrastiveDivergence, FitConfig, FitReport, Init,
+    MetricsConfig, OnlineFit, PersistentCd, RunRng, Sgd, Trainer, VisibleBiasInit,
 };

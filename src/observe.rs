@@ -1,10 +1,14 @@
 //! Observers: the one place a run reports progress, records history or stops early.
 //!
-//! The library never prints; attach [`Progress`] to get one line per epoch on stderr, and
-//! [`FreeEnergyGap`] to watch an energy model for overfitting.
+//! The library never prints; attach [`Progress`] to get one line per epoch on stderr,
+//! [`FreeEnergyGap`] to watch an energy model for overfitting, [`EarlyStopping`] to stop when a
+//! validation metric stops improving (keeping the best parameters), and [`History`] to record
+//! every epoch (and export it as CSV or, with the `serde` feature, JSON).
 
+mod early;
 mod gap;
 
+pub use early::{EarlyStopping, Validate, ValidationMetric};
 pub use gap::{FreeEnergyGap, GapRecord};
 
 use crate::train::EpochReport;
@@ -98,9 +102,56 @@ impl<M, A: Observer<M>, B: Observer<M>> Observer<M> for (A, B) {
 
 /// Records every epoch report.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct History {
     /// The reports, in order.
     pub epochs: Vec<EpochReport>,
+}
+
+impl History {
+    /// The columns of [`to_csv`](Self::to_csv).
+    pub const CSV_HEADER: &'static str = "epoch,seconds,metric_seconds,train_loss,loss,recon_mse,pseudo_likelihood,pseudo_likelihood_exact";
+
+    /// The history as CSV: the header [`CSV_HEADER`](Self::CSV_HEADER), then one row per epoch.
+    /// A value not computed that epoch is an empty cell; numbers are written in their shortest
+    /// form that reads back to the same `f64`.
+    ///
+    /// ```
+    /// use rbms::{datasets, ContrastiveDivergence, FitConfig, History, Rbm};
+    /// let data = datasets::digits_scaled::<f32>().head(100)?;
+    /// let mut history = History::default();
+    /// let config = FitConfig::default().epochs(3);
+    /// Rbm::<f32>::new(64, 8)?.fit_observed(&data, &ContrastiveDivergence::new(1), &config, &mut history)?;
+    /// let csv = history.to_csv();
+    /// let lines: Vec<&str> = csv.lines().collect();
+    /// assert_eq!(lines.len(), 1 + 3);
+    /// assert_eq!(lines[0], History::CSV_HEADER);
+    /// assert!(lines[3].starts_with("2,"));
+    /// # Ok::<(), rbms::Error>(())
+    /// ```
+    pub fn to_csv(&self) -> String {
+        fn cell(x: Option<f64>) -> String {
+            x.map(|x| x.to_string()).unwrap_or_default()
+        }
+        let mut out = String::from(Self::CSV_HEADER);
+        out.push('\n');
+        for e in &self.epochs {
+            let m = &e.metrics;
+            let row = [
+                e.epoch.to_string(),
+                e.seconds.to_string(),
+                e.metric_seconds.to_string(),
+                cell(e.train_loss),
+                cell(m.loss),
+                cell(m.recon_mse),
+                cell(m.pseudo_likelihood),
+                cell(m.pseudo_likelihood_exact),
+            ];
+            out += &row.join(",");
+            out.push('\n');
+        }
+        out
+    }
 }
 
 impl<M> Observer<M> for History {

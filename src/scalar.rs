@@ -8,6 +8,17 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
     impl Sealed for f64 {}
+
+    /// `Serialize + Deserialize` with the `serde` feature, nothing without it: models and
+    /// states generic over the scalar then (de)serialise without extra bounds.
+    #[cfg(feature = "serde")]
+    pub trait MaybeSerde: serde::Serialize + serde::de::DeserializeOwned {}
+    #[cfg(feature = "serde")]
+    impl<T: serde::Serialize + serde::de::DeserializeOwned> MaybeSerde for T {}
+    #[cfg(not(feature = "serde"))]
+    pub trait MaybeSerde {}
+    #[cfg(not(feature = "serde"))]
+    impl<T> MaybeSerde for T {}
 }
 
 /// A floating-point scalar usable by every model in the crate: implemented for `f32` and `f64` only.
@@ -16,6 +27,7 @@ mod sealed {
 /// `sqrt` and the rest as methods. It deliberately does **not** also require `num_traits::Float`:
 /// both traits define `exp`, `ln`, `max`, ... and having both in scope makes every such call
 /// ambiguous (error E0034). Conversions get their own names (`of_f64`, `as_f64`) for the same reason.
+/// With the `serde` feature it also requires `serde::Serialize` and `serde::Deserialize`.
 ///
 /// ```
 /// use rbms::Float;
@@ -24,7 +36,16 @@ mod sealed {
 /// assert_eq!(<f64 as Float>::NAME, "f64");
 /// ```
 pub trait Float:
-    RealField + Copy + Debug + Display + Default + Send + Sync + 'static + sealed::Sealed
+    RealField
+    + Copy
+    + Debug
+    + Display
+    + Default
+    + Send
+    + Sync
+    + 'static
+    + sealed::Sealed
+    + sealed::MaybeSerde
 {
     /// `"f32"` or `"f64"`.
     const NAME: &'static str;

@@ -64,6 +64,7 @@ use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector};
 
 /// The decoder's output activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Decoder {
     /// r = σ(z): outputs in (0, 1), for data in `[0, 1]`.
     Sigmoid,
@@ -73,6 +74,7 @@ pub enum Decoder {
 
 /// The per-sample reconstruction loss, summed over features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Loss {
     /// Σᵢ (rᵢ − xᵢ)².
     SquaredError,

@@ -82,6 +82,13 @@ pub struct TiedWorkspace<T: Float> {
     kl_factor: Vec<T>,
 }
 
+/// Empty buffers, which the first gradient computation sizes.
+impl<T: Float> Default for TiedWorkspace<T> {
+    fn default() -> Self {
+        Self::new(0, 0, 0)
+    }
+}
+
 impl<T: Float> TiedWorkspace<T> {
     fn new(n_visible: usize, n_hidden: usize, batch: usize) -> Self {
         Self {

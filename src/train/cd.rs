@@ -311,3 +311,37 @@ impl<M: EnergyModel> Trainer<M> for PersistentCd {
         Ok(None)
     }
 }
+
+impl<P: Parameters> CdState<P> {
+    /// A state with this velocity; the buffers are allocated at the first step.
+    #[cfg(feature = "serde")]
+    pub(crate) fn from_velocity(velocity: P) -> Self {
+        Self {
+            scratch: velocity.zeros_like(),
+            velocity,
+            positive: DMatrix::zeros(0, 0),
+            phase: Phase::new(0, 0, 0),
+        }
+    }
+}
+
+impl<P: Parameters> PcdState<P> {
+    /// A state with this velocity and these chains (`hidden` is `n_hidden × chains`, `visible`
+    /// `n_visible × chains`); the other buffers are allocated here or at the first step.
+    #[cfg(feature = "serde")]
+    pub(crate) fn from_chains(
+        velocity: P,
+        hidden: DMatrix<P::Scalar>,
+        visible: DMatrix<P::Scalar>,
+    ) -> Self {
+        let mut phase = Phase::new(visible.nrows(), hidden.nrows(), hidden.ncols());
+        phase.h_states = hidden;
+        phase.v_states = visible;
+        Self {
+            scratch: velocity.zeros_like(),
+            velocity,
+            positive: DMatrix::zeros(0, 0),
+            phase,
+        }
+    }
+}

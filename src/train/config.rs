@@ -107,6 +107,11 @@ pub struct FitConfig {
     pub batch_size: usize,
     /// Skip the short last batch of each epoch. Default `false`.
     pub drop_last: bool,
+    /// Reshuffle the minibatch order at the start of every epoch. Default `true`. When
+    /// `false`, every epoch visits the samples in their order in the data set, draws nothing
+    /// from the run's RNG for the order, and equals one
+    /// [`OnlineFit::partial_fit`](crate::train::OnlineFit::partial_fit) over the whole data set.
+    pub shuffle: bool,
     /// The one seed that determines the run. Default 0.
     pub seed: u64,
     /// Learning rate ε (finite, > 0). Default 0.05.
@@ -133,6 +138,7 @@ impl Default for FitConfig {
             epochs: 10,
             batch_size: 10,
             drop_last: false,
+            shuffle: true,
             seed: 0,
             learning_rate: 0.05,
             momentum: 0.5,
@@ -167,6 +173,8 @@ setters! {
     batch_size: usize,
     /// Sets [`drop_last`](FitConfig::drop_last).
     drop_last: bool,
+    /// Sets [`shuffle`](FitConfig::shuffle).
+    shuffle: bool,
     /// Sets [`seed`](FitConfig::seed).
     seed: u64,
     /// Sets [`learning_rate`](FitConfig::learning_rate).

@@ -159,3 +159,16 @@ impl<M: Autoencoder> Trainer<M> for Sgd {
         Ok(Some(total))
     }
 }
+
+impl<P: Parameters, W: Default> SgdState<P, W> {
+    /// A state with this velocity; the buffers are allocated at the first step.
+    #[cfg(feature = "serde")]
+    pub(crate) fn from_velocity(velocity: P) -> Self {
+        Self {
+            grad: velocity.zeros_like(),
+            velocity,
+            corrupted: DMatrix::zeros(0, 0),
+            workspace: W::default(),
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! `OnlineFit`: partial_fit and fit_stream against fit, bit for bit; chunks and batches.
+
+use rbms::datasets::digits_scaled;
+use rbms::train::{fit, FitModel, OnlineFit};
+use rbms::{
+    ContrastiveDivergence, Dataset, Decoder, Error, FitConfig, Float, Loss, MetricsConfig, Model,
+    Noise, Parameters, PersistentCd, Rbm, Sgd, TiedAutoencoder, Trainer,
+};
+
+fn bits<M: Model>(model: &M) -> Vec<u64> {
+    let p = model.params();
+    (0..p.n_blocks())
+        .flat_map(|b| p.block(b).iter().map(|x| x.as_f64().to_bits()))
+        .collect()
+}
+
+fn range<T: Float>(data: &Dataset<T>, from: usize, to: usize) -> Dataset<T> {
+    data.select(&(from..to).collect::<Vec<_>>()).unwrap()
+}
+
+fn config() -> FitConfig {
+    FitConfig::default()
+        .batch_size(10)
+        .momentum(0.5)
+        .seed(8)
+        .shuffle(false)
+        .metrics(MetricsConfig::none())
+}
+
+/// `fit` for `epochs` epochs without shuffling equals `epochs` calls of `partial_fit` on the
+/// whole data set, and chunks split at multiples of the batch size equal the whole.
+fn check_equivalence<M, Tr>(make: impl Fn() -> M, data: &Dataset<M::Scalar>, trainer: Tr)
+where
+    M: FitModel + Clone,
+    Tr: Trainer<M> + Clone,
+{
+    let name = format!("{} {}", <M::Scalar as Float>::NAME, trainer.name());
+    let n = data.n_samples();
+    for epochs in [1, 3] {
+        let mut by_fit = make();
+        fit(
+            &mut by_fit,
+            data,
+            &trainer,
+            &config().epochs(epochs),
+            &mut (),
+        )
+        .unwrap();
+        let mut online = make();
+        let mut session = OnlineFit::new(&mut online, data, trainer.clone(), &config()).unwrap();
+        for _ in 0..epochs {
+            let r = session.partial_fit(&mut online, data).unwrap();
+            assert_eq!((r.samples, r.batches), (n, n.div_ceil(10)), "{name}");
+        }
+        assert_eq!(bits(&online), bits(&by_fit), "{name}: {epochs} epochs");
+        assert_eq!(session.steps_done(), (epochs * n.div_ceil(10)) as u64);
+        assert_eq!(session.chunks_done(), epochs);
+    }
+
+    // chunks at multiples of the batch size: the same steps
+    let mut whole = make();
+    let mut s = OnlineFit::new(&mut whole, data, trainer.clone(), &config()).unwrap();
+    s.partial_fit(&mut whole, data).unwrap();
+    let mut chunked = make();
+    let mut s = OnlineFit::new(&mut chunked, data, trainer.clone(), &config()).unwrap();
+    s.partial_fit(&mut chunked, &range(data, 0, 100)).unwrap();
+    s.partial_fit(&mut chunked, &range(data, 100, 130)).unwrap();
+    s.partial_fit(&mut chunked, &range(data, 130, n)).unwrap();
+    assert_eq!(bits(&chunked), bits(&whole), "{name}: chunks");
+    // fit_stream is the same sequence of partial_fit calls
+    let mut streamed = make();
+    let mut s = OnlineFit::new(&mut streamed, data, trainer.clone(), &config()).unwrap();
+    let chunks = [(0, 100), (100, 130), (130, n)].map(|(a, b)| range(data, a, b));
+    let total = s.fit_stream(&mut streamed, chunks).unwrap();
+    assert_eq!((total.samples, total.batches), (n, n.div_ceil(10)));
+    assert_eq!(bits(&streamed), bits(&whole), "{name}: stream");
+    // a split that is not at a multiple of the batch size makes other batches: other bits
+    let mut split = make();
+    let mut s = OnlineFit::new(&mut split, data, trainer.clone(), &config()).unwrap();
+    s.partial_fit(&mut split, &range(data, 0, 95)).unwrap();
+    s.partial_fit(&mut split, &range(data, 95, n)).unwrap();
+    assert_ne!(bits(&split), bits(&whole), "{name}: split at 95");
+    // and shuffling changes the run
+    let mut shuffled = make();
+    fit(
+        &mut shuffled,
+        data,
+        &trainer,
+        &config().epochs(1).shuffle(true),
+        &mut (),
+    )
+    .unwrap();
+    assert_ne!(bits(&shuffled), bits(&whole), "{name}: shuffled");
+}
+
+#[test]
+fn partial_fit_equals_fit_for_cd_and_pcd() {
+    let data = digits_scaled::<f32>().head(205).unwrap();
+    check_equivalence(
+        || Rbm::<f32>::new(64, 16).unwrap(),
+        &data,
+        ContrastiveDivergence::new(1),
+    );
+    check_equivalence(
+        || Rbm::<f32>::new(64, 16).unwrap(),
+        &data,
+        PersistentCd::new(1, 7),
+    );
+    let data = digits_scaled::<f64>().head(205).unwrap();
+    check_equivalence(
+        || Rbm::<f64>::new(64, 16).unwrap(),
+        &data,
+        PersistentCd::new(2, 13),
+    );
+}
+
+#[test]
+fn partial_fit_equals_fit_for_sgd() {
+    let data = digits_scaled::<f32>().head(205).unwrap();
+    let make =
+        || TiedAutoencoder::<f32>::new(64, 16, Decoder::Sigmoid, Loss::CrossEntropy).unwrap();
+    check_equivalence(
+        make,
+        &data,
+        Sgd::new().noise(Noise::Masking { fraction: 0.3 }),
+    );
+    let data = digits_scaled::<f64>().head(205).unwrap();
+    let make =
+        || TiedAutoencoder::<f64>::new(64, 16, Decoder::Sigmoid, Loss::CrossEntropy).unwrap();
+    check_equivalence(make, &data, Sgd::new().contractive(0.05));
+}
+
+#[test]
+fn chunks_smaller_than_a_batch_and_pcd_chains() {
+    let data = digits_scaled::<f64>().head(50).unwrap();
+    let mut rbm = Rbm::<f64>::new(64, 8).unwrap();
+    let pcd = PersistentCd::new(1, 9);
+    let mut s = OnlineFit::new(&mut rbm, &data, pcd, &config()).unwrap();
+    assert_eq!(s.state().chain_hidden_states().shape(), (8, 9));
+    // 3 samples with a batch size of 10: one short batch
+    let before = rbm.clone();
+    let r = s.partial_fit(&mut rbm, &data.head(3).unwrap()).unwrap();
+    assert_eq!((r.samples, r.batches), (3, 1));
+    assert_ne!(rbm, before);
+    // 23 samples: 10 + 10 + 3; the chains stay 9 whatever the batch and chunk sizes
+    let r = s.partial_fit(&mut rbm, &data.head(23).unwrap()).unwrap();
+    assert_eq!((r.samples, r.batches), (23, 3));
+    assert_eq!(s.state().chain_hidden_states().shape(), (8, 9));
+    assert_eq!(s.steps_done(), 4);
+
+    // with drop_last the short batches are skipped: a 3-sample chunk trains nothing
+    let mut rbm = Rbm::<f64>::new(64, 8).unwrap();
+    let mut s = OnlineFit::new(&mut rbm, &data, pcd, &config().drop_last(true)).unwrap();
+    let before = rbm.clone();
+    let r = s.partial_fit(&mut rbm, &data.head(3).unwrap()).unwrap();
+    assert_eq!((r.samples, r.batches), (0, 0));
+    assert_eq!(rbm, before);
+    let r = s.partial_fit(&mut rbm, &data.head(23).unwrap()).unwrap();
+    assert_eq!((r.samples, r.batches), (20, 2));
+}
+
+#[test]
+fn partial_fit_checks_its_chunk_and_reports_the_loss() {
+    let data = digits_scaled::<f32>().head(40).unwrap();
+    let mut rbm = Rbm::<f32>::new(64, 8).unwrap();
+    let mut s = OnlineFit::new(&mut rbm, &data, ContrastiveDivergence::new(1), &config()).unwrap();
+    let before = rbm.clone();
+    let wide = Dataset::from_row_major(2, 65, &[0.0f32; 130]).unwrap();
+    assert!(matches!(
+        s.partial_fit(&mut rbm, &wide),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let big = Dataset::from_row_major(1, 64, &[2.0f32; 64]).unwrap();
+    assert!(matches!(
+        s.partial_fit(&mut rbm, &big),
+        Err(Error::OutsideUnitInterval { .. })
+    ));
+    assert_eq!(rbm, before);
+    assert_eq!(s.steps_done(), 0);
+    // a bad setting is refused when the session starts, leaving the model as it was
+    let mut fresh = Rbm::<f32>::new(64, 8).unwrap();
+    assert!(matches!(
+        OnlineFit::new(&mut fresh, &data, ContrastiveDivergence::new(0), &config()),
+        Err(Error::ZeroGibbsSteps)
+    ));
+    assert!(matches!(
+        OnlineFit::new(
+            &mut fresh,
+            &data,
+            ContrastiveDivergence::new(1),
+            &config().batch_size(41)
+        ),
+        Err(Error::BatchLargerThanData { .. })
+    ));
+    assert_eq!(fresh, Rbm::<f32>::new(64, 8).unwrap());
+
+    // Sgd reports its objective: the chunk's mean equals fit's epoch train_loss
+    let mut ae = TiedAutoencoder::<f32>::new(64, 8, Decoder::Sigmoid, Loss::CrossEntropy).unwrap();
+    let mut s = OnlineFit::new(&mut ae, &data, Sgd::new(), &config()).unwrap();
+    let r = s.partial_fit(&mut ae, &data).unwrap();
+    let mut by_fit =
+        TiedAutoencoder::<f32>::new(64, 8, Decoder::Sigmoid, Loss::CrossEntropy).unwrap();
+    let report = fit(
+        &mut by_fit,
+        &data,
+        &Sgd::new(),
+        &config().epochs(1),
+        &mut (),
+    )
+    .unwrap();
+    assert_eq!(r.train_loss, report.epochs[0].train_loss);
+    assert!(r.train_loss.unwrap() > 0.0);
+}
