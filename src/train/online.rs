@@ -1,7 +1,7 @@
 //! Training from data that arrives in chunks.
 
 use super::{initialize, run_rngs, step_batches, FitConfig, FitModel, RunRng, Trainer, UpdateRule};
-use crate::{Dataset, Result};
+use crate::{Dataset, Float, Result};
 use nalgebra::DMatrix;
 use std::time::Instant;
 
@@ -52,6 +52,25 @@ pub struct OnlineFit<M: FitModel, Tr: Trainer<M>> {
     chunks_done: usize,
     steps_done: u64,
     buffer: DMatrix<M::Scalar>,
+}
+
+/// An item of a stream for [`OnlineFit::fit_stream`]: a data set, or the `Result` of reading
+/// one.
+pub trait Chunk<T: Float> {
+    /// The chunk's data, or the error that reading it gave.
+    fn into_chunk(self) -> Result<Dataset<T>>;
+}
+
+impl<T: Float> Chunk<T> for Dataset<T> {
+    fn into_chunk(self) -> Result<Dataset<T>> {
+        Ok(self)
+    }
+}
+
+impl<T: Float> Chunk<T> for Result<Dataset<T>> {
+    fn into_chunk(self) -> Result<Dataset<T>> {
+        self
+    }
 }
 
 /// What one [`OnlineFit::partial_fit`] (or a whole [`OnlineFit::fit_stream`]) did.
@@ -148,9 +167,14 @@ impl<M: FitModel, Tr: Trainer<M>> OnlineFit<M, Tr> {
     /// the session itself holds only the trainer's state (the size of the model, plus PCD's
     /// chains) and one minibatch buffer. A reader producing chunks lazily (say, 10,000 rows of
     /// a file at a time) therefore trains on data of any length in constant memory.
+    ///
+    /// The items are data sets or `Result`s of data sets (as a file reader such as
+    /// [`idx_image_chunks`](crate::datasets::idx_image_chunks) yields them); the first error
+    /// stops training and is returned; the model keeps the updates of the chunks before it.
     pub fn fit_stream<I>(&mut self, model: &mut M, chunks: I) -> Result<ChunkReport>
     where
-        I: IntoIterator<Item = Dataset<M::Scalar>>,
+        I: IntoIterator,
+        I::Item: Chunk<M::Scalar>,
     {
         let start = Instant::now();
         let mut total = ChunkReport {
@@ -161,7 +185,7 @@ impl<M: FitModel, Tr: Trainer<M>> OnlineFit<M, Tr> {
         };
         let (mut loss_sum, mut loss_count) = (0.0, 0usize);
         for chunk in chunks {
-            let r = self.partial_fit(model, &chunk)?;
+            let r = self.partial_fit(model, &chunk.into_chunk()?)?;
             total.samples += r.samples;
             total.batches += r.batches;
             if let Some(loss) = r.train_loss {
