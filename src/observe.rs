@@ -8,7 +8,7 @@
 mod early;
 mod gap;
 
-pub use early::{EarlyStopping, Validate, ValidationMetric};
+pub use early::{EarlyStopping, Validate, ValidationContext, ValidationMetric};
 pub use gap::{FreeEnergyGap, GapRecord};
 
 use crate::train::EpochReport;
