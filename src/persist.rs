@@ -83,6 +83,7 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// The on-disk form of a saved value: a header and the value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Envelope<T> {
     /// What the payload is, e.g. [`RBM_FORMAT`].
     pub format: String,
@@ -310,9 +311,13 @@ fn from_json<T: DeserializeOwned>(
 }
 
 fn read_file(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
+    })?;
+    String::from_utf8(bytes).map_err(|e| Error::Corrupt {
+        what: "file",
+        reason: format!("{} is not UTF-8 text (JSON): {e}", path.display()),
     })
 }
 
@@ -344,6 +349,37 @@ fn checked<T, E: serde::de::Error>(result: Result<T>) -> std::result::Result<T, 
         });
         E::custom(message)
     })
+}
+
+// ---- generators ----------------------------------------------------------------------------
+
+/// The 256-bit state of a [`RunRng`](crate::train::RunRng), as `rand_xoshiro` writes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRng {
+    s: [u64; 4],
+}
+
+/// Reads a generator's state, refusing the all-zero state (Xoshiro's only invalid one: it
+/// would output 0 for ever, and a shuffle drawing from it would never end).
+pub(crate) fn checked_rng<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<crate::train::RunRng, D::Error> {
+    use rand::SeedableRng;
+    let raw = RawRng::deserialize(deserializer)?;
+    if raw.s == [0; 4] {
+        return checked(Err(Error::Corrupt {
+            what: CHECKPOINT_FORMAT,
+            reason: "a generator state of all zeros (Xoshiro256++ cannot leave it)".into(),
+        }));
+    }
+    let mut seed = [0u8; 32];
+    for (chunk, word) in seed.chunks_exact_mut(8).zip(raw.s) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    // `from_seed` takes the state as four little-endian words, as is (it replaces only the
+    // all-zero seed, refused above).
+    Ok(crate::train::RunRng::from_seed(seed))
 }
 
 // ---- matrices -------------------------------------------------------------------------------

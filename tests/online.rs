@@ -384,3 +384,26 @@ fn idx_chunks_bad_files() {
     assert!(matches!(err, Error::IdxTruncated { .. }));
     assert_eq!(s.chunks_done(), 2);
 }
+
+/// A header announcing far more than the file holds is a truncation error once the data run
+/// out, without allocating what the header claims (4 GB, or a size that overflows).
+#[test]
+fn idx_chunks_huge_headers_are_bounded() {
+    use rbms::datasets::idx_image_chunks;
+    for (dims, chunk) in [
+        ([1u32, 65535, 65535], 1usize),
+        ([u32::MAX, u32::MAX, u32::MAX], 1),
+        ([u32::MAX, 1, u32::MAX], 1_000_000),
+    ] {
+        let path = temp_file(
+            "huge-idx3-ubyte",
+            &idx_bytes(dims[0], dims[1], dims[2], &[1, 2, 3]),
+        );
+        let result = idx_image_chunks::<f32>(&path, chunk).map(|mut it| it.next());
+        match result {
+            Err(Error::IdxDimensions { .. }) => {}
+            Ok(Some(Err(Error::IdxTruncated { found: 3, .. }))) => {}
+            other => panic!("{dims:?} chunk {chunk}: {other:?}"),
+        }
+    }
+}

@@ -886,3 +886,153 @@ fn mutations_reach_the_checks_and_the_resume() {
     assert!(decoded > 20, "{decoded} mutated files decoded");
     assert!(typed > 0, "{typed} mutated files refused by a rule");
 }
+
+/// A generator state of all zeros, unknown fields anywhere, chain states that no sampler
+/// writes, an unsorted metric subset and counters that disagree are refused: at load (the
+/// first two) or at resume (the rest), never a hang or a silently different run.
+#[test]
+fn hostile_checkpoints_are_refused() {
+    type Pcd = CheckpointOf<Rbm<f32>, PersistentCd>;
+    let pcd = PersistentCd::new(1, 3);
+    let json = small_checkpoint(Rbm::<f32>::new(6, 4).unwrap(), &pcd);
+    let good: Value = serde_json::from_str(&json).unwrap();
+    let load = |v: &Value| Pcd::from_json_str(&v.to_string());
+
+    for field in ["rng", "metric_rng"] {
+        let mut v = good.clone();
+        v["payload"][field] = json!({"s": [0, 0, 0, 0]});
+        assert!(
+            matches!(load(&v), Err(Error::Corrupt { reason, .. }) if reason.contains("all zeros")),
+            "{field}"
+        );
+        let mut v = good.clone();
+        v["payload"][field]["extra"] = json!(1);
+        assert!(
+            matches!(load(&v), Err(Error::Corrupt { .. })),
+            "{field} extra"
+        );
+    }
+    // a state read back is the state written: the loaded generator continues the stream
+    let c = load(&good).unwrap();
+    assert_eq!(
+        serde_json::to_value(c.rng()).unwrap(),
+        good["payload"]["rng"]
+    );
+    for path in [
+        &["extra"][..],
+        &["payload", "extra"],
+        &["payload", "state", "extra"],
+    ] {
+        let mut v = good.clone();
+        let mut at = &mut v;
+        for key in &path[..path.len() - 1] {
+            at = &mut at[*key];
+        }
+        at[path[path.len() - 1]] = json!(0);
+        assert!(matches!(load(&v), Err(Error::Corrupt { .. })), "{path:?}");
+    }
+
+    let data = small_data::<f32>();
+    let config = small_config().epochs(4);
+    let resume_err = |v: &Value| {
+        let checkpoint = load(v).unwrap();
+        let mut model = Rbm::<f32>::new(6, 4).unwrap();
+        resume(&mut model, checkpoint, &data, &pcd, &config, &mut ()).unwrap_err()
+    };
+    for (chain, value) in [
+        ("chain_visible", 5.0),
+        ("chain_visible", -1e30),
+        ("chain_hidden", 2.0),
+    ] {
+        let mut v = good.clone();
+        v["payload"]["state"][chain]["data"][0] = json!(value);
+        let err = resume_err(&v);
+        assert!(
+            matches!(
+                err,
+                Error::OutsideUnitInterval { .. } | Error::ResumeMismatch { .. }
+            ),
+            "{chain} {value}: {err:?}"
+        );
+    }
+    let mut v = good.clone();
+    let idx = v["payload"]["metric_indices"].as_array_mut().unwrap();
+    idx.swap(0, 1);
+    assert!(matches!(
+        resume_err(&v),
+        Error::ResumeMismatch {
+            what: "metric subset",
+            ..
+        }
+    ));
+    let mut v = good.clone();
+    v["payload"]["steps_done"] = json!(5);
+    assert!(matches!(
+        resume_err(&v),
+        Error::ResumeMismatch {
+            what: "epoch and step counters",
+            ..
+        }
+    ));
+    // bytes that are not UTF-8 are a corrupt file, not an I/O failure
+    let path = std::env::temp_dir().join(format!("rbms-serde-utf8-{}.json", std::process::id()));
+    std::fs::write(&path, [0x7b, 0xff, 0xfe, 0x7d]).unwrap();
+    assert!(matches!(
+        Rbm::<f32>::load_json(&path),
+        Err(Error::Corrupt { .. })
+    ));
+    std::fs::remove_file(&path).ok();
+}
+
+/// A run stopped by a step observer in the middle of an epoch leaves no checkpoint for that
+/// epoch: the last one saved is at the boundary before, and resuming from it is the
+/// uninterrupted run.
+#[test]
+fn a_mid_epoch_stop_leaves_no_checkpoint_of_its_epoch() {
+    use rbms::observe::StepReport;
+    use rbms::{Control, Observer};
+    struct StopAt(usize, usize);
+    impl Observer<Rbm<f64>> for StopAt {
+        fn on_epoch(&mut self, _: &Rbm<f64>, _: &rbms::train::EpochReport) -> Control {
+            Control::Continue
+        }
+        fn on_step(&mut self, _: &Rbm<f64>, _: &StepReport) -> Control {
+            self.1 += 1;
+            if self.1 == self.0 {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        }
+        fn wants_steps(&self) -> bool {
+            true
+        }
+    }
+    let data = small_data::<f64>(); // 20 samples, batch 6: 4 steps per epoch
+    let cd = ContrastiveDivergence::new(1);
+    let config = small_config().epochs(3);
+    let mut full = Rbm::<f64>::new(6, 4).unwrap();
+    fit(&mut full, &data, &cd, &config, &mut ()).unwrap();
+
+    let mut saved = Vec::new();
+    let mut model = Rbm::<f64>::new(6, 4).unwrap();
+    fit_checkpointed(
+        &mut model,
+        &data,
+        &cd,
+        &config,
+        &mut StopAt(6, 0),
+        1,
+        |c: &rbms::train::CheckpointRef<'_, Rbm<f64>, _>| {
+            saved.push(c.to_checkpoint());
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(saved.len(), 1, "only epoch 0 completed");
+    let last = saved.pop().unwrap();
+    assert_eq!((last.epochs_done(), last.steps_done()), (1, 4));
+    let mut resumed = Rbm::<f64>::new(6, 4).unwrap();
+    resume(&mut resumed, last, &data, &cd, &config, &mut ()).unwrap();
+    assert_eq!(bits(&resumed), bits(&full));
+}

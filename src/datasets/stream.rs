@@ -216,11 +216,17 @@ impl<T: Float> IdxImageChunks<T> {
             return Ok(None);
         }
         let bytes = n * self.n_pixels;
-        self.buffer.resize(bytes, 0);
-        let got = read_full(&mut self.reader, &mut self.buffer).map_err(|e| Error::Io {
-            path: self.path.clone(),
-            source: io::Error::new(e.kind(), format!("corrupt or unreadable data: {e}")),
-        })?;
+        // Read in pieces, growing the buffer only as data arrives: a header announcing more
+        // than the file holds costs no more memory than the file (never an allocation of what
+        // the header claims).
+        self.buffer.clear();
+        let got = (&mut self.reader)
+            .take(bytes as u64)
+            .read_to_end(&mut self.buffer)
+            .map_err(|e| Error::Io {
+                path: self.path.clone(),
+                source: io::Error::new(e.kind(), format!("corrupt or unreadable data: {e}")),
+            })?;
         if got < bytes {
             let before = self.next_image * self.n_pixels;
             return Err(Error::IdxTruncated {
