@@ -9,7 +9,7 @@
 //! ```
 //!
 //! `format` says what the payload is ([`RBM_FORMAT`], [`TIED_AUTOENCODER_FORMAT`],
-//! [`CHECKPOINT_FORMAT`], [`HISTORY_FORMAT`]), `version` is the layout's version ([`FORMAT_VERSION`]), `scalar` the
+//! [`CHECKPOINT_FORMAT`], [`ONLINE_CHECKPOINT_FORMAT`], [`HISTORY_FORMAT`]), `version` is the layout's version ([`FORMAT_VERSION`]), `scalar` the
 //! model's scalar type. The loaders check all three before decoding the payload: a file of
 //! another kind or scalar type is [`Error::Format`], another version
 //! [`Error::VersionMismatch`]. Invalid JSON, a truncated file or a field of the wrong type is
@@ -62,7 +62,7 @@ use crate::autoencoder::{Autoencoder, Decoder, Loss};
 use crate::data::{check_finite, Minibatches};
 use crate::observe::History;
 use crate::params::{LayerParams, Model, Parameters};
-use crate::train::{CdState, Checkpoint, CheckpointRef, PcdState, SgdState};
+use crate::train::{CdState, Checkpoint, CheckpointRef, OnlineCheckpoint, PcdState, SgdState};
 use crate::{Error, Float, Rbm, Result, TiedAutoencoder};
 use nalgebra::{DMatrix, DVector};
 use serde::de::DeserializeOwned;
@@ -76,6 +76,8 @@ pub const RBM_FORMAT: &str = "rbms-rbm";
 pub const TIED_AUTOENCODER_FORMAT: &str = "rbms-tied-autoencoder";
 /// The `format` of a saved checkpoint.
 pub const CHECKPOINT_FORMAT: &str = "rbms-checkpoint";
+/// The `format` of a saved [`OnlineCheckpoint`].
+pub const ONLINE_CHECKPOINT_FORMAT: &str = "rbms-online-checkpoint";
 /// The `format` of a saved [`History`].
 pub const HISTORY_FORMAT: &str = "rbms-history";
 /// The layout version this crate writes and reads.
@@ -177,6 +179,17 @@ where
     S: Serialize + DeserializeOwned,
 {
     const FORMAT: &'static str = CHECKPOINT_FORMAT;
+    fn scalar() -> &'static str {
+        <M::Scalar as Float>::NAME
+    }
+}
+
+impl<M, S> Persist for OnlineCheckpoint<M, S>
+where
+    M: Model + Serialize + DeserializeOwned,
+    S: Serialize + DeserializeOwned,
+{
+    const FORMAT: &'static str = ONLINE_CHECKPOINT_FORMAT;
     fn scalar() -> &'static str {
         <M::Scalar as Float>::NAME
     }

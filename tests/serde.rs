@@ -704,6 +704,7 @@ fn load_all(text: &str) -> Vec<bool> {
         CheckpointOf::<Rbm<f64>, PersistentCd>::from_json_str(text).is_ok(),
         CheckpointOf::<TiedAutoencoder<f32>, Sgd>::from_json_str(text).is_ok(),
         History::from_json_str(text).is_ok(),
+        rbms::train::OnlineCheckpoint::<Rbm<f64>, rbms::train::PcdState<rbms::RbmParams<f64>>>::from_json_str(text).is_ok(),
     ]
 }
 
@@ -744,6 +745,16 @@ fn valid_files() -> Vec<String> {
             &Sgd::new().noise(Noise::Masking { fraction: 0.5 }),
         ),
         history.to_json().unwrap(),
+        {
+            let data = small_data::<f64>();
+            let config = FitConfig::default().batch_size(6).seed(2);
+            let mut rbm = Rbm::<f64>::new(6, 3).unwrap();
+            let mut s =
+                rbms::train::OnlineFit::new(&mut rbm, &data, PersistentCd::new(1, 2), &config)
+                    .unwrap();
+            s.partial_fit(&mut rbm, &data).unwrap();
+            s.checkpoint(&rbm).to_json_string().unwrap()
+        },
     ]
 }
 
@@ -1035,4 +1046,118 @@ fn a_mid_epoch_stop_leaves_no_checkpoint_of_its_epoch() {
     let mut resumed = Rbm::<f64>::new(6, 4).unwrap();
     resume(&mut resumed, last, &data, &cd, &config, &mut ()).unwrap();
     assert_eq!(bits(&resumed), bits(&full));
+}
+
+/// An online session checkpointed after two chunks, saved as JSON, loaded and resumed, gives
+/// the bits of the uninterrupted session (CD, PCD, Sgd; f32 and f64); a fit run continued
+/// online from its checkpoint equals a longer fit.
+#[test]
+fn online_sessions_resume_bit_identically() {
+    use rbms::train::{OnlineCheckpoint, OnlineFit};
+    fn check<M, Tr>(make: impl Fn() -> M, data: &Dataset<M::Scalar>, trainer: Tr)
+    where
+        M: FitModel + Clone + Serialize + DeserializeOwned + Debug,
+        Tr: Resumable<M> + Clone,
+        Tr::State: Clone + Serialize + DeserializeOwned,
+    {
+        let config = FitConfig::default()
+            .batch_size(7)
+            .momentum(0.5)
+            .seed(5)
+            .shuffle(false);
+        let n = data.n_samples();
+        let chunks: Vec<Dataset<M::Scalar>> = [(0, 5), (5, 12), (12, 13), (13, n)]
+            .iter()
+            .map(|&(a, b)| data.select(&(a..b).collect::<Vec<_>>()).unwrap())
+            .collect();
+        let mut straight = make();
+        let mut s = OnlineFit::new(&mut straight, data, trainer.clone(), &config).unwrap();
+        for c in &chunks {
+            s.partial_fit(&mut straight, c).unwrap();
+        }
+        let mut first = make();
+        let mut s = OnlineFit::new(&mut first, data, trainer.clone(), &config).unwrap();
+        for c in &chunks[..2] {
+            s.partial_fit(&mut first, c).unwrap();
+        }
+        let json = s.checkpoint(&first).to_json_string().unwrap();
+        drop(s);
+        let loaded = OnlineCheckpoint::<M, Tr::State>::from_json_str(&json).unwrap();
+        assert_eq!(loaded.chunks_done(), 2);
+        let mut resumed = make();
+        let mut s = OnlineFit::resume(&mut resumed, loaded, trainer.clone(), &config).unwrap();
+        for c in &chunks[2..] {
+            s.partial_fit(&mut resumed, c).unwrap();
+        }
+        assert_eq!(bits(&resumed), bits(&straight), "{}", trainer.name());
+        assert_eq!(s.chunks_done(), 4);
+        // another batch size is refused, the model untouched
+        let loaded = OnlineCheckpoint::<M, Tr::State>::from_json_str(&json).unwrap();
+        let mut other = make();
+        let before = bits(&other);
+        assert!(matches!(
+            OnlineFit::resume(
+                &mut other,
+                loaded,
+                trainer.clone(),
+                &config.clone().batch_size(8)
+            ),
+            Err(Error::ResumeMismatch { .. })
+        ));
+        assert_eq!(bits(&other), before);
+
+        // fit for 2 epochs, continued online by one pass = fit for 3 epochs
+        let fit_config = config.clone().metrics(MetricsConfig::none());
+        let mut three = make();
+        fit(
+            &mut three,
+            data,
+            &trainer,
+            &fit_config.clone().epochs(3),
+            &mut (),
+        )
+        .unwrap();
+        let mut saved = None;
+        let mut two = make();
+        fit_checkpointed(
+            &mut two,
+            data,
+            &trainer,
+            &fit_config.clone().epochs(2),
+            &mut (),
+            2,
+            |c: &rbms::train::CheckpointRef<'_, M, Tr::State>| {
+                saved = Some(c.to_checkpoint());
+                Ok(())
+            },
+        )
+        .unwrap();
+        let mut s =
+            OnlineFit::from_fit_checkpoint(&mut two, saved.unwrap(), trainer.clone(), &config)
+                .unwrap();
+        s.partial_fit(&mut two, data).unwrap();
+        assert_eq!(
+            bits(&two),
+            bits(&three),
+            "{} fit then online",
+            trainer.name()
+        );
+    }
+    let d32 = small_data::<f32>();
+    let d64 = small_data::<f64>();
+    check(
+        || Rbm::<f32>::new(6, 4).unwrap(),
+        &d32,
+        ContrastiveDivergence::new(2),
+    );
+    check(
+        || Rbm::<f64>::new(6, 4).unwrap(),
+        &d64,
+        PersistentCd::new(1, 5),
+    );
+    check(
+        || TiedAutoencoder::<f64>::new(6, 3, Decoder::Sigmoid, Loss::CrossEntropy).unwrap(),
+        &d64,
+        Sgd::new().noise(Noise::Masking { fraction: 0.2 }),
+    );
 }

@@ -36,7 +36,7 @@ mod update;
 pub use cd::{CdState, ContrastiveDivergence, PcdState, PersistentCd};
 pub use checkpoint::{Checkpoint, CheckpointOf, CheckpointRef};
 pub use config::{FitConfig, Init, MetricsConfig, VisibleBiasInit};
-pub use online::{Chunk, ChunkReport, OnlineFit};
+pub use online::{Chunk, ChunkReport, OnlineCheckpoint, OnlineFit};
 pub use sgd::{Sgd, SgdState};
 pub(crate) use update::BlockRule;
 pub use update::UpdateRule;
