@@ -147,8 +147,9 @@ pub trait Persist: Serialize + DeserializeOwned {
         from_json(json, Self::FORMAT, Self::scalar())
     }
 
-    /// Writes the value to a JSON file (through a temporary file in the same directory,
-    /// renamed into place, so that an interrupted save leaves any previous file intact).
+    /// Writes the value to a JSON file: through a temporary file in the same directory, synced
+    /// to disk and renamed into place, so that an interrupted save leaves any previous file
+    /// intact (and no temporary file when the save fails).
     fn save_json(&self, path: impl AsRef<Path>) -> Result<()> {
         write_file(path.as_ref(), &self.to_json_string()?)
     }
@@ -335,15 +336,31 @@ fn read_file(path: &Path) -> Result<String> {
 }
 
 fn write_file(path: &Path, contents: &str) -> Result<()> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SAVES: AtomicU64 = AtomicU64::new(0);
+    // A temporary name of this process and save, in the target's directory (so the rename
+    // stays on one file system); written, synced to disk, then renamed over the target.
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
+    tmp.push(format!(
+        ".{}-{}.tmp",
+        std::process::id(),
+        SAVES.fetch_add(1, Ordering::Relaxed)
+    ));
     let tmp = PathBuf::from(tmp);
     let write_error = |source| Error::Write {
         path: path.to_path_buf(),
         source,
     };
-    std::fs::write(&tmp, contents).map_err(write_error)?;
-    std::fs::rename(&tmp, path).map_err(write_error)
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(contents.as_bytes())?;
+        f.sync_all()
+    });
+    let result = written.and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        std::fs::remove_file(&tmp).ok();
+    }
+    result.map_err(write_error)
 }
 
 thread_local! {

@@ -1161,3 +1161,28 @@ fn online_sessions_resume_bit_identically() {
         Sgd::new().noise(Noise::Masking { fraction: 0.2 }),
     );
 }
+
+/// A save that cannot be renamed into place (the target is a directory) is an error and leaves
+/// no temporary file behind; a save over an existing file replaces it.
+#[test]
+fn failed_saves_leave_no_temporary_file() {
+    let dir = std::env::temp_dir().join(format!("rbms-serde-save-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("target")).unwrap();
+    let rbm = Rbm::<f32>::new(3, 2).unwrap();
+    assert!(matches!(
+        rbm.save_json(dir.join("target")),
+        Err(Error::Write { .. })
+    ));
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("target")]);
+    let file = dir.join("model.json");
+    rbm.save_json(&file).unwrap();
+    let other = rbm_from(3, 2, &[0.5f32; 11]);
+    other.save_json(&file).unwrap();
+    assert_eq!(Rbm::<f32>::load_json(&file).unwrap(), other);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+    std::fs::remove_dir_all(&dir).ok();
+}
