@@ -188,7 +188,10 @@ fn bad_settings_are_errors() {
     let narrow = Dataset::from_row_major(2, 10, &[0.0f32; 20]).unwrap();
     assert!(matches!(
         EarlyStopping::new(&rbm, narrow, m, 1),
-        Err(Error::ShapeMismatch { .. })
+        Err(Error::ShapeMismatch {
+            what: "validation set",
+            ..
+        })
     ));
     // nothing measured: nothing to restore; another shape: an error
     let early = EarlyStopping::new(&rbm, valid.clone(), m, 1).unwrap();

@@ -68,6 +68,31 @@ pub trait Validate: FitModel {
     ) -> Result<f64>;
 }
 
+/// A data check's error, naming the set it was about.
+fn as_validation_error(e: Error, what: &'static str) -> Error {
+    match e {
+        Error::ShapeMismatch {
+            expected, found, ..
+        } => Error::ShapeMismatch {
+            what,
+            expected,
+            found,
+        },
+        Error::OutsideUnitInterval {
+            sample,
+            feature,
+            value,
+            ..
+        } => Error::OutsideUnitInterval {
+            what,
+            sample,
+            feature,
+            value,
+        },
+        other => other,
+    }
+}
+
 fn no_metric(metric: ValidationMetric, model: &str) -> Error {
     Error::InvalidParameter {
         name: "metric",
@@ -211,7 +236,9 @@ impl<M: Validate> EarlyStopping<M> {
         valid: Dataset<M::Scalar>,
         patience: usize,
     ) -> Result<Self> {
-        model.check_data(&train_subset)?;
+        model
+            .check_data(&train_subset)
+            .map_err(|e| as_validation_error(e, "training subset of the gap"))?;
         let context = ValidationContext {
             reference: Some(train_subset),
             ..ValidationContext::default()
@@ -261,7 +288,7 @@ impl<M: Validate> EarlyStopping<M> {
                 reason: "early stopping needs a patience of at least 1 epoch, got 0".into(),
             });
         }
-        model.check_data(&valid)?;
+        model.check_data(&valid).map_err(|e| as_validation_error(e, "validation set"))?;
         model.validation_metric(metric, &valid, &context)?;
         Ok(Self {
             valid,
