@@ -306,7 +306,9 @@ impl<M: Validate> EarlyStopping<M> {
     }
 
     /// Measures after every `every`-th epoch only (epochs `every − 1`, `2·every − 1`, … from 0);
-    /// the patience then counts measurements, not epochs. [`Error::InvalidParameter`] named
+    /// the patience then counts measurements, not epochs. A last epoch that is not a multiple
+    /// of `every` is not measured (the monitor does not know the run's length): choose an
+    /// epoch count that is a multiple of `every` to have the final parameters scored. [`Error::InvalidParameter`] named
     /// `"every"` for 0.
     pub fn every(mut self, every: usize) -> Result<Self> {
         if every == 0 {
