@@ -288,7 +288,9 @@ impl<M: Validate> EarlyStopping<M> {
                 reason: "early stopping needs a patience of at least 1 epoch, got 0".into(),
             });
         }
-        model.check_data(&valid).map_err(|e| as_validation_error(e, "validation set"))?;
+        model
+            .check_data(&valid)
+            .map_err(|e| as_validation_error(e, "validation set"))?;
         model.validation_metric(metric, &valid, &context)?;
         Ok(Self {
             valid,
