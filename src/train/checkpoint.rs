@@ -18,7 +18,7 @@ use crate::{Error, Float, Result};
 /// from the running state); [`resume`](super::resume) continues from one. Workspaces are not
 /// part of a checkpoint: the trainer rebuilds them at its first step. With the `serde` feature
 /// a checkpoint implements `Serialize` and `Deserialize` (through the same checked
-/// constructors as the models), and [`crate::persist`] reads and writes it as JSON.
+/// constructors as the models), and `rbms::persist` reads and writes it as JSON.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]

@@ -62,7 +62,7 @@ pub struct OnlineFit<M: FitModel, Tr: Trainer<M>> {
 /// and state (velocity, persistent chains), the run's generator, the batch settings and the
 /// counters. [`OnlineFit::checkpoint`] takes one; [`OnlineFit::resume`] continues from it, and
 /// the continued session gives the same bits as one never interrupted. With the `serde`
-/// feature it serialises, and [`crate::persist`] saves it as JSON (format
+/// feature it serialises, and `rbms::persist` saves it as JSON (format
 /// `"rbms-online-checkpoint"`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
