@@ -7,6 +7,9 @@
 //! * [`read_idx`] / [`parse_idx`]: the IDX container itself (unsigned-byte arrays of any rank),
 //!   with [`read_idx_images`] and [`read_idx_labels`] for the 3-d image / 1-d label layouts.
 //!
+//! * [`bars_and_stripes`]: every bars-and-stripes pattern of a square image (32 of 4×4), with
+//!   [`empirical_log_likelihood`], the best mean log-likelihood a model can reach on them.
+//!
 //! Every loader returns samples as [`Dataset`]s, one sample per column.
 //!
 //! ```
@@ -29,6 +32,10 @@
 //! `src/datasets/DIGITS_ATTRIBUTION.md`.
 //!
 //! MNIST is not embedded; [`mnist`] reads files the user supplies.
+
+mod bars_and_stripes;
+
+pub use bars_and_stripes::{bars_and_stripes, empirical_log_likelihood, MAX_BARS_AND_STRIPES_SIDE};
 
 use crate::{Dataset, Error, Float, Result};
 use flate2::read::MultiGzDecoder;

@@ -27,17 +27,21 @@
 //! not reproducible.
 
 mod cd;
+pub mod centering;
 mod checkpoint;
 mod config;
 mod online;
 mod sgd;
+pub mod tempering;
 mod update;
 
 pub use cd::{CdState, ContrastiveDivergence, PcdState, PersistentCd};
+pub use centering::{centered_update, CenteredParams, Centering, Offsets};
 pub use checkpoint::{Checkpoint, CheckpointOf, CheckpointRef};
 pub use config::{FitConfig, Init, MetricsConfig, VisibleBiasInit};
 pub use online::{ChunkReport, OnlineFit};
 pub use sgd::{Sgd, SgdState};
+pub use tempering::{Ladder, ParallelTempering, PtState, Tempered};
 pub(crate) use update::BlockRule;
 pub use update::UpdateRule;
 
@@ -95,6 +99,13 @@ pub trait Trainer<M: Model> {
         rng: &mut RunRng,
         ctx: StepContext,
     ) -> Result<Option<f64>>;
+
+    /// Named figures about the state at the end of a run, for
+    /// [`FitReport::diagnostics`] (e.g. [`ParallelTempering`]'s swap acceptance rates).
+    /// None by default.
+    fn diagnostics(&self, _state: &Self::State) -> Vec<(String, f64)> {
+        Vec::new()
+    }
 }
 
 /// Metrics measured after an epoch; a field is `None` when not computed.
@@ -167,6 +178,8 @@ pub struct FitReport {
     pub metrics_subsampled: bool,
     /// `true` when an observer stopped the run before `epochs`.
     pub stopped_early: bool,
+    /// The trainer's [`diagnostics`](Trainer::diagnostics) at the end of the run.
+    pub diagnostics: Vec<(String, f64)>,
 }
 
 impl FitReport {
@@ -625,6 +638,7 @@ where
         },
         metrics_subsampled: metrics_on && run.metric_indices.is_some(),
         stopped_early: false,
+        diagnostics: Vec::new(),
     };
     for epoch in run.epochs_done..config.epochs {
         let start = Instant::now();
@@ -686,5 +700,6 @@ where
             break;
         }
     }
+    report.diagnostics = trainer.diagnostics(&run.state);
     Ok(report)
 }
