@@ -36,5 +36,6 @@ pub use rbm::{GibbsConfig, GibbsSamples, GibbsStart, Rbm, RbmParams};
 pub use scalar::Float;
 pub use train::{
     fit_checkpointed, resume, Checkpoint, ContrastiveDivergence, FitConfig, FitReport, Init,
-    MetricsConfig, OnlineFit, PersistentCd, RunRng, Sgd, Trainer, VisibleBiasInit,
+    LearningRateSchedule, MetricsConfig, MomentumSchedule, OnlineFit, ParallelTempering,
+    PersistentCd, RunRng, Sgd, Trainer, VisibleBiasInit,
 };

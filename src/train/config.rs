@@ -1,5 +1,6 @@
 //! Settings of a training run, checked once.
 
+use super::schedule::{LearningRateSchedule, MomentumSchedule};
 use crate::{Error, Result};
 
 /// How [`fit`](crate::Rbm::fit) initialises the parameters.
@@ -118,6 +119,10 @@ pub struct FitConfig {
     pub learning_rate: f64,
     /// Classic momentum μ in `[0, 1)`: velocity ← μ·velocity − ε·gradient. Default 0.5.
     pub momentum: f64,
+    /// How the learning rate changes over the run. Default constant.
+    pub learning_rate_schedule: LearningRateSchedule,
+    /// How the momentum changes over the run. Default constant.
+    pub momentum_schedule: MomentumSchedule,
     /// L2 weight decay λ₂ ≥ 0 (adds λ₂θ to the gradient of weights). Default 0.
     pub weight_decay: f64,
     /// L1 penalty λ₁ ≥ 0 (adds λ₁·sign(θ) to the gradient of weights). Default 0.
@@ -142,6 +147,8 @@ impl Default for FitConfig {
             seed: 0,
             learning_rate: 0.05,
             momentum: 0.5,
+            learning_rate_schedule: LearningRateSchedule::Constant,
+            momentum_schedule: MomentumSchedule::Constant,
             weight_decay: 0.0,
             l1: 0.0,
             decay_biases: false,
@@ -181,6 +188,10 @@ setters! {
     learning_rate: f64,
     /// Sets [`momentum`](FitConfig::momentum).
     momentum: f64,
+    /// Sets [`learning_rate_schedule`](FitConfig::learning_rate_schedule).
+    learning_rate_schedule: LearningRateSchedule,
+    /// Sets [`momentum_schedule`](FitConfig::momentum_schedule).
+    momentum_schedule: MomentumSchedule,
     /// Sets [`weight_decay`](FitConfig::weight_decay).
     weight_decay: f64,
     /// Sets [`l1`](FitConfig::l1).
@@ -213,6 +224,8 @@ impl FitConfig {
         if !(self.momentum >= 0.0 && self.momentum < 1.0) {
             return Err(Error::InvalidMomentum(self.momentum));
         }
+        self.learning_rate_schedule.check()?;
+        self.momentum_schedule.check()?;
         for (name, value) in [("weight_decay", self.weight_decay), ("l1", self.l1)] {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(Error::InvalidPenalty { name, value });

@@ -31,6 +31,7 @@ pub mod centering;
 mod checkpoint;
 mod config;
 mod online;
+mod schedule;
 mod sgd;
 pub mod tempering;
 mod update;
@@ -40,6 +41,7 @@ pub use centering::{centered_update, CenteredParams, Centering, Offsets};
 pub use checkpoint::{Checkpoint, CheckpointOf, CheckpointRef};
 pub use config::{FitConfig, Init, MetricsConfig, VisibleBiasInit};
 pub use online::{ChunkReport, OnlineFit};
+pub use schedule::{LearningRateSchedule, MomentumSchedule};
 pub use sgd::{Sgd, SgdState};
 pub use tempering::{Ladder, ParallelTempering, PtState, Tempered};
 pub(crate) use update::BlockRule;
@@ -399,6 +401,7 @@ where
     model.check_data(data)?;
     let batches =
         crate::data::Minibatches::new(data.n_samples(), config.batch_size, config.drop_last)?;
+    let rule = rule.with_total_steps(total_steps(config, &batches));
 
     let (mut rng, mut metric_rng) = run_rngs(config.seed);
     let state = initialize(model, data, trainer, config, &mut rng)?;
@@ -424,6 +427,11 @@ where
         metric_indices,
     };
     Ok((run, rule))
+}
+
+/// The steps of a whole run: `epochs` × minibatches per epoch.
+fn total_steps(config: &FitConfig, batches: &crate::data::Minibatches) -> u64 {
+    (config.epochs as u64).saturating_mul(batches.n_batches() as u64)
 }
 
 /// The run's generator from `seed`, and the metrics stream: the same generator after one
@@ -513,6 +521,7 @@ where
         });
     }
     *model = c.model;
+    let rule = rule.with_total_steps(total_steps(config, &c.batches));
     let run = Run {
         state: c.state,
         rng: c.rng,
@@ -571,7 +580,7 @@ where
             model,
             buffer.columns(0, indices.len()),
             state,
-            rule,
+            &rule.at(epoch, *steps_done),
             rng,
             ctx,
         )?;

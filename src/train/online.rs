@@ -83,6 +83,14 @@ impl<M: FitModel, Tr: Trainer<M>> OnlineFit<M, Tr> {
         config: &FitConfig,
     ) -> Result<Self> {
         let rule = UpdateRule::from_config(config)?;
+        if rule.needs_total_steps() {
+            return Err(crate::Error::InvalidParameter {
+                name: "learning_rate_schedule",
+                reason:
+                    "LinearToZero needs the run's length, which an online session does not have"
+                        .into(),
+            });
+        }
         trainer.check()?;
         model.check_data(init_data)?;
         // The same checks of the batch size as `fit` makes.
