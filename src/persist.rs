@@ -62,7 +62,9 @@ use crate::autoencoder::{Autoencoder, Decoder, Loss};
 use crate::data::{check_finite, Minibatches};
 use crate::observe::History;
 use crate::params::{LayerParams, Model, Parameters};
-use crate::train::{CdState, Checkpoint, CheckpointRef, Offsets, PcdState, PtState, SgdState};
+use crate::train::{
+    CdState, Checkpoint, CheckpointRef, Offsets, PcdState, PtState, SgdState, SparseState,
+};
 use crate::{Error, Float, Rbm, Result, TiedAutoencoder};
 use nalgebra::{DMatrix, DVector};
 use serde::de::DeserializeOwned;
@@ -767,6 +769,39 @@ impl<'de, T: Float> Deserialize<'de> for PtState<LayerParams<T>> {
             raw.swaps_attempted,
             offsets,
         ))
+    }
+}
+
+#[derive(Serialize)]
+struct SparseRef<'a, S, T> {
+    inner: &'a S,
+    mean_activity: &'a [T],
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSparse<S, T> {
+    inner: S,
+    mean_activity: Vec<Option<T>>,
+}
+
+/// The wrapped trainer's state and the moving averages of the hidden activations.
+impl<S: Serialize, T: Float> Serialize for SparseState<S, T> {
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> std::result::Result<Z::Ok, Z::Error> {
+        SparseRef {
+            inner: self.inner(),
+            mean_activity: self.mean_activity().as_slice(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, S: Deserialize<'de>, T: Float> Deserialize<'de> for SparseState<S, T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let raw = RawSparse::<S, T>::deserialize(deserializer)?;
+        let q = numbers(raw.mean_activity);
+        checked(check_finite("mean_activity", &q, q.len()))?;
+        Ok(SparseState::from_parts(raw.inner, DVector::from_vec(q)))
     }
 }
 

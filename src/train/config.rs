@@ -10,6 +10,8 @@ pub struct Init {
     pub weight_std: f64,
     /// Initial visible biases. Default [`VisibleBiasInit::FromData`].
     pub visible_bias: VisibleBiasInit,
+    /// Initial hidden biases. Default [`HiddenBiasInit::Zero`].
+    pub hidden_bias: HiddenBiasInit,
 }
 
 impl Default for Init {
@@ -17,6 +19,7 @@ impl Default for Init {
         Self {
             weight_std: 0.01,
             visible_bias: VisibleBiasInit::FromData,
+            hidden_bias: HiddenBiasInit::Zero,
         }
     }
 }
@@ -29,7 +32,7 @@ impl Init {
                 reason: format!("must be finite and >= 0, got {}", self.weight_std),
             });
         }
-        Ok(())
+        self.hidden_bias.check()
     }
 }
 
@@ -40,6 +43,44 @@ pub enum VisibleBiasInit {
     Zero,
     /// logit of each feature's mean over the training data, clipped (Hinton's practical guide).
     FromData,
+}
+
+/// Initial hidden biases.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum HiddenBiasInit {
+    /// All zero (the default).
+    #[default]
+    Zero,
+    /// logit(target) for a sparsity target in `(0, 1)`, so that the hidden units start at
+    /// that activation when the weights are small (Hinton's practical guide, §§8, 11; pairs
+    /// with [`HiddenSparsity`](crate::train::HiddenSparsity)).
+    FromTarget(f64),
+}
+
+impl HiddenBiasInit {
+    /// The initial value of every hidden bias: 0, or ln(p / (1 − p)).
+    ///
+    /// ```
+    /// use rbms::train::HiddenBiasInit;
+    /// assert_eq!(HiddenBiasInit::Zero.value(), 0.0);
+    /// assert!((HiddenBiasInit::FromTarget(0.1).value() - (0.1f64 / 0.9).ln()).abs() < 1e-15);
+    /// ```
+    pub fn value(&self) -> f64 {
+        match *self {
+            Self::Zero => 0.0,
+            Self::FromTarget(p) => (p / (1.0 - p)).ln(),
+        }
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        match *self {
+            Self::FromTarget(p) if !(p > 0.0 && p < 1.0) => Err(Error::InvalidParameter {
+                name: "hidden_bias",
+                reason: format!("the target activation must lie in (0, 1), got {p}"),
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Which metrics [`fit`](crate::Rbm::fit) computes after each epoch, and on how many samples.
