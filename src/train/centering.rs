@@ -234,6 +234,11 @@ impl<T: Float> CenteredParams<T> {
 /// biases), and the plain parameters move by W += V_W, b += V_b − V_Wᵀλ, c += V_c − V_W μ,
 /// which is the centered step with the offsets held fixed. All or nothing: if a new parameter
 /// is not finite, [`Error::Diverged`] names the block and the model is unchanged.
+///
+/// The gradient comes from the model's
+/// [`free_energy_gradient_into`](EnergyModel::free_energy_gradient_into); for an
+/// [`Rbm`](crate::Rbm) its products go through `matrixmultiply`, which allocates a packing
+/// buffer per product (the plain, fused update of small models does not).
 #[allow(clippy::too_many_arguments)]
 pub fn centered_update<M>(
     model: &mut M,

@@ -91,6 +91,56 @@ fn check_shape(what: &'static str, expected: (usize, usize), found: (usize, usiz
     Ok(())
 }
 
+/// `out ← W·x`. Small layers (those of the crate's own kernels) take a plain loop, which
+/// allocates nothing; larger ones `gemm`.
+fn product_into<T: Float>(w: &DMatrix<T>, x: DMatrixView<'_, T>, out: &mut DMatrixViewMut<'_, T>) {
+    let (nh, nv) = w.shape();
+    if !crate::kernels::small_layers(nh, nv) {
+        out.gemm(T::one(), w, &x, T::zero());
+        return;
+    }
+    let w = w.as_slice();
+    for n in 0..x.ncols() {
+        let mut o = out.column_mut(n);
+        let o = o.as_mut_slice();
+        o.fill(T::zero());
+        for (i, wi) in w.chunks_exact(nh).enumerate() {
+            let xi = x[(i, n)];
+            if xi != T::zero() {
+                for (oj, &wji) in o.iter_mut().zip(wi) {
+                    *oj += wji * xi;
+                }
+            }
+        }
+    }
+}
+
+/// `out ← Wᵀ·h`, like [`product_into`].
+fn transposed_product_into<T: Float>(
+    w: &DMatrix<T>,
+    h: DMatrixView<'_, T>,
+    out: &mut DMatrixViewMut<'_, T>,
+) {
+    let (nh, nv) = w.shape();
+    if !crate::kernels::small_layers(nh, nv) {
+        gemm_at_b(out, T::one(), &w.as_view(), &h, T::zero());
+        return;
+    }
+    let w = w.as_slice();
+    for n in 0..h.ncols() {
+        let hn = h.column(n);
+        let hn = hn.as_slice();
+        let mut o = out.column_mut(n);
+        for (oi, wi) in o.iter_mut().zip(w.chunks_exact(nh)) {
+            let mut acc = T::zero();
+            for (&wji, &hj) in wi.iter().zip(hn) {
+                acc += wji * hj;
+            }
+            *oi = acc;
+        }
+    }
+}
+
 /// `out ← σ(β·(out + bias))` column by column, then a Bernoulli sample of it into `states`.
 fn tempered_sigmoid_sample<T: Float, R: Rng + ?Sized>(
     mut probs: DMatrixViewMut<'_, T>,
@@ -122,7 +172,7 @@ impl<T: Float> Tempered for Rbm<T> {
         check_shape("visible states (n_visible × n)", (nv, v.ncols()), v.shape())?;
         check_shape("hidden probabilities", (nh, v.ncols()), probs.shape())?;
         check_shape("hidden states", (nh, v.ncols()), states.shape())?;
-        probs.gemm(T::one(), self.weights(), &v, T::zero());
+        product_into(self.weights(), v, &mut probs);
         tempered_sigmoid_sample(probs, self.hidden_bias().as_slice(), beta, states, rng);
         Ok(())
     }
@@ -139,13 +189,7 @@ impl<T: Float> Tempered for Rbm<T> {
         check_shape("hidden states (n_hidden × n)", (nh, h.ncols()), h.shape())?;
         check_shape("visible probabilities", (nv, h.ncols()), probs.shape())?;
         check_shape("visible states", (nv, h.ncols()), states.shape())?;
-        gemm_at_b(
-            &mut probs,
-            T::one(),
-            &self.weights().as_view(),
-            &h,
-            T::zero(),
-        );
+        transposed_product_into(self.weights(), h, &mut probs);
         tempered_sigmoid_sample(probs, self.visible_bias().as_slice(), beta, states, rng);
         Ok(())
     }
@@ -163,7 +207,7 @@ impl<T: Float> Tempered for Rbm<T> {
         check_shape("hidden states (n_hidden × n)", (nh, n), h.shape())?;
         check_shape("energy workspace", (nh, n), workspace.shape())?;
         check_shape("energies", (n, 1), (out.len(), 1))?;
-        workspace.gemm(T::one(), self.weights(), &v, T::zero());
+        product_into(self.weights(), v, &mut workspace);
         let (b, c) = (self.visible_bias(), self.hidden_bias());
         for (k, e) in out.iter_mut().enumerate() {
             let mut acc = T::zero();
