@@ -5,7 +5,8 @@
 //!
 //! cargo run --release --example bars_and_stripes -- [--epochs 10000] [--lr 0.02]
 //!     [--momentum 0.5] [--batch 8] [--hidden 16] [--chains 8] [--temperatures 8]
-//!     [--min-beta 0.2] [--decay linear|none] [--eval-every 100] [--seed 0] [--out DIR]
+//!     [--min-beta 0.2] [--decay linear|none] [--eval-every 100] [--centering off|on]
+//!     [--seed 0] [--out DIR]
 //!
 //! Momentum is 0.5 for the first 5% of the epochs, then `--momentum`; with `--decay linear`
 //! (the default) the learning rate falls linearly to zero over the run.
@@ -17,17 +18,30 @@
 //! batch. The optimum, `ll_optimum`, is the mean log-probability of the patterns under their
 //! own empirical distribution, (28·log(1/32) + 4·log(2/32))/32 ≈ −3.379 nats.
 //!
-//! Why PT wins here: the 30 patterns are far apart (bars and stripes share only the blank and
-//! full images), and the β = 1 chains of PCD, once the model is sharp, stay in a few modes;
-//! their negative phase then pushes down only those modes. The hot chains of PT move between
-//! modes and pass their states down through swaps, so the negative phase sees all of them.
+//! The plot: CD-1 orange, PCD blue, PT green, the optimum dashed, grey lines every nat; x is
+//! the epoch (0 to `--epochs`), y the exact mean log-likelihood.
+//!
+//! Measured with the defaults (10,000 epochs of 4 updates, release build, 2-core machine,
+//! about 5 s in all): ll_cd1 = −5.33, ll_pcd = −3.79, ll_pt = −3.46 against ll_optimum =
+//! −3.379; seeds 1 and 2 give −5.47 / −3.65 / −3.45 and −5.21 / −3.97 / −3.47. With
+//! `--centering on`, PT reaches −3.43. Without the learning-rate decay (`--decay none`) PCD
+//! falls to −12.3 and PT to −4.66: the last updates must be small for the final model to be
+//! good, and PCD's chains lag behind a model that still moves fast.
+//!
+//! Why the order: the 30 patterns are far apart (bars and stripes share only the blank and
+//! full images). CD-1's negative samples stay next to the data, so it never removes the
+//! probability it puts between the modes. PCD's β = 1 chains, once the model is sharp, stay in
+//! a few modes for many updates; the negative phase then pushes down only those, and the
+//! model oscillates (the blue curve). The hot chains of PT move between modes and pass their
+//! states down through swaps (acceptance 0.56–0.77 between neighbours here), so the
+//! negative phase sees all of them.
 
 #[path = "common/mod.rs"]
 mod common;
 
 use common::Args;
 use rbms::observe::FnObserver;
-use rbms::train::{EpochReport, Ladder, ParallelTempering, Trainer};
+use rbms::train::{Centering, EpochReport, Ladder, ParallelTempering, Trainer};
 use rbms::{
     datasets, ContrastiveDivergence, Control, Dataset, FitConfig, LearningRateSchedule,
     MetricsConfig, MomentumSchedule, PersistentCd, Rbm,
@@ -38,7 +52,7 @@ use std::time::Instant;
 
 const USAGE: &str = "usage: bars_and_stripes [--epochs N] [--lr X] [--momentum X] [--batch N] \
 [--hidden N] [--chains N] [--temperatures N] [--min-beta X] [--decay linear|none] \
-[--eval-every N] [--seed N] [--out DIR]";
+[--eval-every N] [--centering on|off] [--seed N] [--out DIR]";
 
 fn main() {
     if let Err(e) = run() {
@@ -110,6 +124,7 @@ fn run() -> Result<(), String> {
             "min-beta",
             "decay",
             "eval-every",
+            "centering",
             "seed",
             "out",
         ],
@@ -128,6 +143,11 @@ fn run() -> Result<(), String> {
         "linear" => LearningRateSchedule::LinearToZero,
         "none" => LearningRateSchedule::Constant,
         other => return Err(format!("--decay must be linear or none, got {other:?}")),
+    };
+    let centering = match args.string("centering", "off").as_str() {
+        "on" => Some(Centering::default()),
+        "off" => None,
+        other => return Err(format!("--centering must be on or off, got {other:?}")),
     };
     if every == 0 {
         return Err("--eval-every must be >= 1".into());
@@ -152,7 +172,9 @@ fn run() -> Result<(), String> {
         temperatures,
         min_beta,
     };
-    let pt = ParallelTempering::new(1, chains, temperatures).ladder(ladder);
+    let pt = ParallelTempering::new(1, chains, temperatures)
+        .ladder(ladder)
+        .centering(centering);
     let total_chains = chains * temperatures;
 
     let (cd, _, cd_s) = train(
