@@ -7,6 +7,8 @@
 //!
 //! [`ContrastiveDivergence`] and [`PersistentCd`] implement `Trainer<M>` for every
 //! `M: EnergyModel`: they need the free-energy gradient and Gibbs sampling, nothing else.
+//! [`ParallelTempering`] implements it for every `M: Tempered` (an energy model whose tempered
+//! conditionals can be sampled), [`Sparse`] adds a hidden sparsity target to any of them.
 //! [`Sgd`] implements it for every `M: Autoencoder`: it needs a differentiable loss. Pairing
 //! an RBM with `Sgd`, or an autoencoder with CD, is a compile-time error (see
 //! [`crate::autoencoder`] for why, with `compile_fail` examples).
@@ -33,7 +35,7 @@ mod config;
 mod online;
 mod schedule;
 mod sgd;
-mod sparsity;
+pub mod sparsity;
 pub mod tempering;
 mod update;
 

@@ -52,7 +52,8 @@ impl LearningRateSchedule {
                 if total_steps == 0 {
                     1.0
                 } else {
-                    (1.0 - step as f64 / total_steps as f64).max(0.0)
+                    // (S − s)/S rather than 1 − s/S: exact at the last step, ε/S
+                    total_steps.saturating_sub(step) as f64 / total_steps as f64
                 }
             }
             Self::Exponential { gamma } => gamma.powi(epoch.min(i32::MAX as usize) as i32),

@@ -12,6 +12,15 @@
 //!
 //! which leaves the product Π_t p_{β_t} invariant. The β = 1 chains are the negative phase, as
 //! PCD's chains are; the hot chains feed them states from other modes.
+//!
+//! PT needs tempered conditionals ([`Tempered`]), which an autoencoder does not have:
+//!
+//! ```compile_fail,E0277
+//! use rbms::{datasets, Decoder, FitConfig, Loss, ParallelTempering, TiedAutoencoder};
+//! let data = datasets::digits_scaled::<f32>().head(100).unwrap();
+//! let mut ae = TiedAutoencoder::<f32>::new(64, 16, Decoder::Sigmoid, Loss::CrossEntropy).unwrap();
+//! ae.fit(&data, &ParallelTempering::new(1, 10, 4), &FitConfig::default()).unwrap();
+//! ```
 
 use super::centering::{centered_update, Centering, Offsets};
 use super::checkpoint::check_same_shape;
@@ -304,7 +313,7 @@ impl Ladder {
 /// Swap acceptance rates are kept in the state ([`PtState::swap_acceptance_rates`]) and
 /// reported in [`FitReport::diagnostics`](crate::train::FitReport::diagnostics). With
 /// [`centering`](Self::centering) the update is the centered one of
-/// [`centered_update`](crate::train::centered_update).
+/// [`centered_update`].
 ///
 /// ```
 /// use rbms::train::ParallelTempering;
