@@ -6,7 +6,9 @@ use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use rbms::datasets::digits_scaled;
 use rbms::persist::{json_checkpoints, Persist, FORMAT_VERSION};
-use rbms::train::{fit, fit_checkpointed, resume, CheckpointOf, FitModel, Resumable};
+use rbms::train::{
+    fit, fit_checkpointed, resume, CheckpointOf, FitModel, ParallelTempering, Resumable,
+};
 use rbms::Autoencoder;
 use rbms::{
     ContrastiveDivergence, Dataset, Decoder, Error, FitConfig, Float, History, LayerParams, Loss,
@@ -334,7 +336,7 @@ fn pcd_resumes_bit_identically() {
 
 #[test]
 fn pt_resumes_bit_identically() {
-    use rbms::train::{Centering, Ladder, ParallelTempering};
+    use rbms::train::{Centering, Ladder};
     check_resume(
         || Rbm::<f32>::new(64, 16).unwrap(),
         &rbm_data(),
@@ -789,6 +791,7 @@ fn load_all(text: &str) -> Vec<bool> {
         CheckpointOf::<Rbm<f32>, ContrastiveDivergence>::from_json_str(text).is_ok(),
         CheckpointOf::<Rbm<f64>, PersistentCd>::from_json_str(text).is_ok(),
         CheckpointOf::<TiedAutoencoder<f32>, Sgd>::from_json_str(text).is_ok(),
+        CheckpointOf::<Rbm<f64>, ParallelTempering>::from_json_str(text).is_ok(),
         History::from_json_str(text).is_ok(),
     ]
 }
@@ -825,6 +828,7 @@ fn valid_files() -> Vec<String> {
             &ContrastiveDivergence::new(1),
         ),
         small_checkpoint(Rbm::<f64>::new(6, 3).unwrap(), &PersistentCd::new(1, 4)),
+        small_checkpoint(Rbm::<f64>::new(6, 3).unwrap(), &small_pt()),
         small_checkpoint(
             TiedAutoencoder::<f32>::new(6, 3, Decoder::Sigmoid, Loss::CrossEntropy).unwrap(),
             &Sgd::new().noise(Noise::Masking { fraction: 0.5 }),
@@ -853,10 +857,19 @@ fn every_truncation_of_a_valid_file_is_an_error() {
     }
 }
 
+/// A small centered PT: 2 chains at each of 3 temperatures.
+fn small_pt() -> ParallelTempering {
+    ParallelTempering::new(1, 2, 3).centering(Some(rbms::train::Centering::default()))
+}
+
 /// Resumes a loaded checkpoint on the small data (for mutated files: must not panic).
 fn try_resume(text: &str) {
     let data = small_data::<f64>();
     let config = small_config().epochs(3);
+    if let Ok(c) = CheckpointOf::<Rbm<f64>, ParallelTempering>::from_json_str(text) {
+        let mut model = Rbm::<f64>::new(6, 3).unwrap();
+        let _ = resume(&mut model, c, &data, &small_pt(), &config, &mut ());
+    }
     if let Ok(c) = CheckpointOf::<Rbm<f64>, PersistentCd>::from_json_str(text) {
         let mut model = Rbm::<f64>::new(6, 3).unwrap();
         let _ = resume(
