@@ -35,6 +35,7 @@ pub use persist::Persist;
 pub use rbm::{GibbsConfig, GibbsSamples, GibbsStart, Rbm, RbmParams};
 pub use scalar::Float;
 pub use train::{
-    fit_checkpointed, resume, Checkpoint, ContrastiveDivergence, FitConfig, FitReport, Init,
-    MetricsConfig, OnlineFit, PersistentCd, RunRng, Sgd, Trainer, VisibleBiasInit,
+    fit_checkpointed, resume, Checkpoint, ContrastiveDivergence, FitConfig, FitReport,
+    HiddenBiasInit, Init, LearningRateSchedule, MetricsConfig, MomentumSchedule, OnlineFit,
+    ParallelTempering, PersistentCd, RunRng, Sgd, Trainer, VisibleBiasInit,
 };

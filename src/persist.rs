@@ -62,7 +62,10 @@ use crate::autoencoder::{Autoencoder, Decoder, Loss};
 use crate::data::{check_finite, Minibatches};
 use crate::observe::History;
 use crate::params::{LayerParams, Model, Parameters};
-use crate::train::{CdState, Checkpoint, CheckpointRef, OnlineCheckpoint, PcdState, SgdState};
+use crate::train::{
+    CdState, Checkpoint, CheckpointRef, Offsets, OnlineCheckpoint, PcdState, PtState, SgdState,
+    SparseState,
+};
 use crate::{Error, Float, Rbm, Result, TiedAutoencoder};
 use nalgebra::{DMatrix, DVector};
 use serde::de::DeserializeOwned;
@@ -718,6 +721,154 @@ impl<'de, P: Parameters + Deserialize<'de>, W: Default> Deserialize<'de> for Sgd
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         let raw = RawVelocity::<P>::deserialize(deserializer)?;
         Ok(SgdState::from_velocity(raw.velocity))
+    }
+}
+
+#[derive(Serialize)]
+struct PtRef<'a, P, T> {
+    velocity: &'a P,
+    betas: &'a [f64],
+    chains: usize,
+    chain_visible: MatrixRef<'a, T>,
+    chain_hidden: MatrixRef<'a, T>,
+    swaps_accepted: &'a [u64],
+    swaps_attempted: &'a [u64],
+    visible_offset: Option<&'a [T]>,
+    hidden_offset: Option<&'a [T]>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPt<P, T> {
+    velocity: P,
+    betas: Vec<f64>,
+    chains: usize,
+    chain_visible: RawMatrix<T>,
+    chain_hidden: RawMatrix<T>,
+    swaps_accepted: Vec<u64>,
+    swaps_attempted: Vec<u64>,
+    visible_offset: Option<Vec<Option<T>>>,
+    hidden_offset: Option<Vec<Option<T>>>,
+}
+
+/// Velocity, ladder, every chain's visible and hidden states, swap counts and the centering
+/// offsets; the workspaces are rebuilt.
+impl<T: Float> Serialize for PtState<LayerParams<T>> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        PtRef {
+            velocity: self.velocity(),
+            betas: self.betas(),
+            chains: self.chains_per_temperature(),
+            chain_visible: MatrixRef::of(self.chain_visible_states()),
+            chain_hidden: MatrixRef::of(self.chain_hidden_states()),
+            swaps_accepted: self.swaps_accepted(),
+            swaps_attempted: self.swaps_attempted(),
+            visible_offset: self.offsets().map(|o| o.visible().as_slice()),
+            hidden_offset: self.offsets().map(|o| o.hidden().as_slice()),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, T: Float> Deserialize<'de> for PtState<LayerParams<T>> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let raw = RawPt::<LayerParams<T>, T>::deserialize(deserializer)?;
+        let betas = checked(crate::train::Ladder::Betas(raw.betas).betas())?;
+        let visible = checked(matrix("chain_visible", raw.chain_visible))?;
+        let hidden = checked(matrix("chain_hidden", raw.chain_hidden))?;
+        let cols = betas.len().checked_mul(raw.chains);
+        for (what, m) in [
+            ("chain_visible (temperatures × chains columns)", &visible),
+            ("chain_hidden (temperatures × chains columns)", &hidden),
+        ] {
+            if Some(m.ncols()) != cols {
+                return checked(Err(Error::ShapeMismatch {
+                    what,
+                    expected: (m.nrows(), cols.unwrap_or(usize::MAX)),
+                    found: m.shape(),
+                }));
+            }
+        }
+        for (what, counts) in [
+            ("swaps_accepted", &raw.swaps_accepted),
+            ("swaps_attempted", &raw.swaps_attempted),
+        ] {
+            if counts.len() != betas.len() - 1 {
+                return checked(Err(Error::ShapeMismatch {
+                    what,
+                    expected: (betas.len() - 1, 1),
+                    found: (counts.len(), 1),
+                }));
+            }
+        }
+        if raw
+            .swaps_accepted
+            .iter()
+            .zip(&raw.swaps_attempted)
+            .any(|(a, n)| a > n)
+        {
+            return checked(Err(Error::Corrupt {
+                what: "parallel-tempering state",
+                reason: "swaps_accepted: more swaps accepted than attempted".into(),
+            }));
+        }
+        let offsets = match (raw.visible_offset, raw.hidden_offset) {
+            (None, None) => None,
+            (Some(v), Some(h)) => Some(checked(Offsets::new(
+                DVector::from_vec(numbers(v)),
+                DVector::from_vec(numbers(h)),
+            ))?),
+            _ => {
+                return checked(Err(Error::Corrupt {
+                    what: "parallel-tempering state",
+                    reason: "visible_offset and hidden_offset must be both present or both absent"
+                        .into(),
+                }))
+            }
+        };
+        Ok(PtState::from_parts(
+            raw.velocity,
+            betas,
+            raw.chains,
+            visible,
+            hidden,
+            raw.swaps_accepted,
+            raw.swaps_attempted,
+            offsets,
+        ))
+    }
+}
+
+#[derive(Serialize)]
+struct SparseRef<'a, S, T> {
+    inner: &'a S,
+    mean_activity: &'a [T],
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSparse<S, T> {
+    inner: S,
+    mean_activity: Vec<Option<T>>,
+}
+
+/// The wrapped trainer's state and the moving averages of the hidden activations.
+impl<S: Serialize, T: Float> Serialize for SparseState<S, T> {
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> std::result::Result<Z::Ok, Z::Error> {
+        SparseRef {
+            inner: self.inner(),
+            mean_activity: self.mean_activity().as_slice(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, S: Deserialize<'de>, T: Float> Deserialize<'de> for SparseState<S, T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let raw = RawSparse::<S, T>::deserialize(deserializer)?;
+        let q = numbers(raw.mean_activity);
+        checked(check_finite("mean_activity", &q, q.len()))?;
+        Ok(SparseState::from_parts(raw.inner, DVector::from_vec(q)))
     }
 }
 

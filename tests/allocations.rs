@@ -7,7 +7,7 @@
 
 use nalgebra::DMatrix;
 use rand::SeedableRng;
-use rbms::train::{StepContext, UpdateRule};
+use rbms::train::{HiddenSparsity, ParallelTempering, Sparse, StepContext, UpdateRule};
 use rbms::{datasets, ContrastiveDivergence, FitConfig, Float, PersistentCd, Rbm, RunRng, Trainer};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -100,6 +100,19 @@ fn training_steps_allocate_nothing() {
         allocations_per_run::<f32, _>(&PersistentCd::new(1, 100), 100),
         0
     );
+    // parallel tempering: 5 chains at each of 4 temperatures (the centered update goes through
+    // `free_energy_gradient_into`, whose products use `matrixmultiply`: not pinned)
+    assert_eq!(
+        allocations_per_run::<f32, _>(&ParallelTempering::new(1, 5, 4), 100),
+        0
+    );
+    assert_eq!(
+        allocations_per_run::<f64, _>(&ParallelTempering::new(2, 3, 2), 100),
+        0
+    );
+    // a sparsity target on top of PCD
+    let sparse = Sparse::new(PersistentCd::new(1, 10), HiddenSparsity::new(0.05, 1.0));
+    assert_eq!(allocations_per_run::<f32, _>(&sparse, 100), 0);
     // the counter counts: building a matrix while counting is seen
     COUNTING.store(true, Ordering::SeqCst);
     let m = DMatrix::<f64>::zeros(3, 3);

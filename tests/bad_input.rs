@@ -697,6 +697,7 @@ fn huge_initial_weight_scale_is_an_error() {
     let init = |weight_std| Init {
         weight_std,
         visible_bias: rbms::VisibleBiasInit::Zero,
+        ..Init::default()
     };
     let mut rng = RunRng::seed_from_u64(0);
     let mut r32 = Rbm::<f32>::new(4, 3).unwrap();

@@ -6,7 +6,9 @@ use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use rbms::datasets::digits_scaled;
 use rbms::persist::{json_checkpoints, Persist, FORMAT_VERSION};
-use rbms::train::{fit, fit_checkpointed, resume, CheckpointOf, FitModel, Resumable};
+use rbms::train::{
+    fit, fit_checkpointed, resume, CheckpointOf, FitModel, ParallelTempering, Resumable,
+};
 use rbms::Autoencoder;
 use rbms::{
     ContrastiveDivergence, Dataset, Decoder, Error, FitConfig, Float, History, LayerParams, Loss,
@@ -330,6 +332,92 @@ fn pcd_resumes_bit_identically() {
         &rbm_data(),
         &PersistentCd::new(2, 12),
     );
+}
+
+#[test]
+fn pt_resumes_bit_identically() {
+    use rbms::train::{Centering, Ladder};
+    check_resume(
+        || Rbm::<f32>::new(64, 16).unwrap(),
+        &rbm_data(),
+        &ParallelTempering::new(1, 4, 3),
+    );
+    let centered = ParallelTempering::new(2, 3, 2)
+        .ladder(Ladder::Betas(vec![1.0, 0.4]))
+        .centering(Some(Centering::default()));
+    check_resume(|| Rbm::<f64>::new(64, 16).unwrap(), &rbm_data(), &centered);
+    // the swap counts are part of the state: the resumed run reports the uninterrupted rates
+    let data = rbm_data::<f64>();
+    let pt = ParallelTempering::new(1, 4, 3);
+    let config = small_config().epochs(4);
+    let mut full = Rbm::<f64>::new(64, 16).unwrap();
+    let full_report = fit(&mut full, &data, &pt, &config, &mut ()).unwrap();
+    let mut saved = None;
+    let mut half = Rbm::<f64>::new(64, 16).unwrap();
+    fit_checkpointed(
+        &mut half,
+        &data,
+        &pt,
+        &config.clone().epochs(2),
+        &mut (),
+        2,
+        |c| {
+            saved = Some(c.to_json_string()?);
+            Ok(())
+        },
+    )
+    .unwrap();
+    let checkpoint =
+        CheckpointOf::<Rbm<f64>, ParallelTempering>::from_json_str(&saved.unwrap()).unwrap();
+    let mut resumed = Rbm::<f64>::new(1, 1).unwrap();
+    let report = resume(&mut resumed, checkpoint, &data, &pt, &config, &mut ()).unwrap();
+    assert_eq!(bits(&resumed), bits(&full));
+    assert_eq!(report.diagnostics, full_report.diagnostics);
+    // another ladder is refused
+    let mut json: Value = {
+        let mut j = None;
+        fit_checkpointed(
+            &mut half,
+            &data,
+            &pt,
+            &config.clone().epochs(1),
+            &mut (),
+            1,
+            |c| {
+                j = Some(c.to_json_string()?);
+                Ok(())
+            },
+        )
+        .unwrap();
+        serde_json::from_str(&j.unwrap()).unwrap()
+    };
+    let other = ParallelTempering::new(1, 4, 3).ladder(Ladder::Geometric {
+        temperatures: 3,
+        min_beta: 0.5,
+    });
+    let text = json.to_string();
+    let c = CheckpointOf::<Rbm<f64>, ParallelTempering>::from_json_str(&text).unwrap();
+    let r = resume(&mut resumed, c, &data, &other, &config, &mut ());
+    assert!(matches!(r, Err(Error::ResumeMismatch { .. })), "{r:?}");
+    // and a state with more accepted than attempted swaps does not load
+    let state = find_key(&mut json, "swaps_accepted").expect("swap counts in the file");
+    *state = json!([1_000_000_000u64, 0]);
+    let r = CheckpointOf::<Rbm<f64>, ParallelTempering>::from_json_str(&json.to_string());
+    assert!(matches!(r, Err(Error::Corrupt { .. })), "{r:?}");
+}
+
+/// The first value under `key`, anywhere in `v`.
+fn find_key<'a>(v: &'a mut Value, key: &str) -> Option<&'a mut Value> {
+    match v {
+        Value::Object(map) => {
+            if map.contains_key(key) {
+                return map.get_mut(key);
+            }
+            map.values_mut().find_map(|x| find_key(x, key))
+        }
+        Value::Array(items) => items.iter_mut().find_map(|x| find_key(x, key)),
+        _ => None,
+    }
 }
 
 #[test]
@@ -703,6 +791,7 @@ fn load_all(text: &str) -> Vec<bool> {
         CheckpointOf::<Rbm<f32>, ContrastiveDivergence>::from_json_str(text).is_ok(),
         CheckpointOf::<Rbm<f64>, PersistentCd>::from_json_str(text).is_ok(),
         CheckpointOf::<TiedAutoencoder<f32>, Sgd>::from_json_str(text).is_ok(),
+        CheckpointOf::<Rbm<f64>, ParallelTempering>::from_json_str(text).is_ok(),
         History::from_json_str(text).is_ok(),
         rbms::train::OnlineCheckpoint::<Rbm<f64>, rbms::train::PcdState<rbms::RbmParams<f64>>>::from_json_str(text).is_ok(),
     ]
@@ -740,6 +829,7 @@ fn valid_files() -> Vec<String> {
             &ContrastiveDivergence::new(1),
         ),
         small_checkpoint(Rbm::<f64>::new(6, 3).unwrap(), &PersistentCd::new(1, 4)),
+        small_checkpoint(Rbm::<f64>::new(6, 3).unwrap(), &small_pt()),
         small_checkpoint(
             TiedAutoencoder::<f32>::new(6, 3, Decoder::Sigmoid, Loss::CrossEntropy).unwrap(),
             &Sgd::new().noise(Noise::Masking { fraction: 0.5 }),
@@ -778,10 +868,19 @@ fn every_truncation_of_a_valid_file_is_an_error() {
     }
 }
 
+/// A small centered PT: 2 chains at each of 3 temperatures.
+fn small_pt() -> ParallelTempering {
+    ParallelTempering::new(1, 2, 3).centering(Some(rbms::train::Centering::default()))
+}
+
 /// Resumes a loaded checkpoint on the small data (for mutated files: must not panic).
 fn try_resume(text: &str) {
     let data = small_data::<f64>();
     let config = small_config().epochs(3);
+    if let Ok(c) = CheckpointOf::<Rbm<f64>, ParallelTempering>::from_json_str(text) {
+        let mut model = Rbm::<f64>::new(6, 3).unwrap();
+        let _ = resume(&mut model, c, &data, &small_pt(), &config, &mut ());
+    }
     if let Ok(c) = CheckpointOf::<Rbm<f64>, PersistentCd>::from_json_str(text) {
         let mut model = Rbm::<f64>::new(6, 3).unwrap();
         let _ = resume(

@@ -70,6 +70,7 @@ fn random_rbm(nv: usize, nh: usize, seed: u64) -> Rbm<f64> {
     let init = Init {
         weight_std: 1.0,
         visible_bias: rbms::VisibleBiasInit::Zero,
+        ..Init::default()
     };
     rbm.initialize(&init, None, &mut rng).unwrap();
     // non-zero biases too

@@ -9,6 +9,9 @@
 //! * [`idx_image_chunks`]: the images of an IDX file a chunk at a time, in memory bounded by
 //!   one chunk, for training on files larger than memory.
 //!
+//! * [`bars_and_stripes`]: every bars-and-stripes pattern of a square image (32 of 4×4), with
+//!   [`empirical_log_likelihood`], the best mean log-likelihood a model can reach on them.
+//!
 //! Every loader returns samples as [`Dataset`]s, one sample per column.
 //!
 //! ```
@@ -31,6 +34,10 @@
 //! `src/datasets/DIGITS_ATTRIBUTION.md`.
 //!
 //! MNIST is not embedded; [`mnist`] reads files the user supplies.
+
+mod bars_and_stripes;
+
+pub use bars_and_stripes::{bars_and_stripes, empirical_log_likelihood, MAX_BARS_AND_STRIPES_SIDE};
 
 use crate::{Dataset, Error, Float, Result};
 use flate2::read::MultiGzDecoder;

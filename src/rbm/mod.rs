@@ -95,7 +95,8 @@ impl<T: Float> Rbm<T> {
 
     /// Initialises the parameters: W ~ N(0, `weight_std`²) (drawn as `f64` standard normals
     /// from `rng`, one per weight in column-major order, then scaled and rounded to `T`),
-    /// hidden biases 0, visible biases 0 or, with [`VisibleBiasInit::FromData`],
+    /// hidden biases 0 or, with [`HiddenBiasInit::FromTarget`](crate::train::HiddenBiasInit),
+    /// logit of a sparsity target, visible biases 0 or, with [`VisibleBiasInit::FromData`],
     /// logit(p̄ᵢ) with the feature mean p̄ᵢ clipped to `[1e-3, 1 − 1e-3]` (Hinton's practical
     /// guide, §8), which needs `data`.
     pub fn initialize<R: Rng + ?Sized>(
@@ -118,7 +119,9 @@ impl<T: Float> Rbm<T> {
             }
         }
         self.params.weights = weights;
-        self.params.hidden_bias.fill(T::zero());
+        self.params
+            .hidden_bias
+            .fill(T::of_f64(init.hidden_bias.value()));
         match init.visible_bias {
             VisibleBiasInit::Zero => self.params.visible_bias.fill(T::zero()),
             VisibleBiasInit::FromData => {

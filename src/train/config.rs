@@ -1,5 +1,6 @@
 //! Settings of a training run, checked once.
 
+use super::schedule::{LearningRateSchedule, MomentumSchedule};
 use crate::{Error, Result};
 
 /// How [`fit`](crate::Rbm::fit) initialises the parameters.
@@ -9,6 +10,8 @@ pub struct Init {
     pub weight_std: f64,
     /// Initial visible biases. Default [`VisibleBiasInit::FromData`].
     pub visible_bias: VisibleBiasInit,
+    /// Initial hidden biases. Default [`HiddenBiasInit::Zero`].
+    pub hidden_bias: HiddenBiasInit,
 }
 
 impl Default for Init {
@@ -16,6 +19,7 @@ impl Default for Init {
         Self {
             weight_std: 0.01,
             visible_bias: VisibleBiasInit::FromData,
+            hidden_bias: HiddenBiasInit::Zero,
         }
     }
 }
@@ -28,7 +32,7 @@ impl Init {
                 reason: format!("must be finite and >= 0, got {}", self.weight_std),
             });
         }
-        Ok(())
+        self.hidden_bias.check()
     }
 }
 
@@ -39,6 +43,44 @@ pub enum VisibleBiasInit {
     Zero,
     /// logit of each feature's mean over the training data, clipped (Hinton's practical guide).
     FromData,
+}
+
+/// Initial hidden biases.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum HiddenBiasInit {
+    /// All zero (the default).
+    #[default]
+    Zero,
+    /// logit(target) for a sparsity target in `(0, 1)`, so that the hidden units start at
+    /// that activation when the weights are small (Hinton's practical guide, §§8, 11; pairs
+    /// with [`HiddenSparsity`](crate::train::HiddenSparsity)).
+    FromTarget(f64),
+}
+
+impl HiddenBiasInit {
+    /// The initial value of every hidden bias: 0, or ln(p / (1 − p)).
+    ///
+    /// ```
+    /// use rbms::train::HiddenBiasInit;
+    /// assert_eq!(HiddenBiasInit::Zero.value(), 0.0);
+    /// assert!((HiddenBiasInit::FromTarget(0.1).value() - (0.1f64 / 0.9).ln()).abs() < 1e-15);
+    /// ```
+    pub fn value(&self) -> f64 {
+        match *self {
+            Self::Zero => 0.0,
+            Self::FromTarget(p) => (p / (1.0 - p)).ln(),
+        }
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        match *self {
+            Self::FromTarget(p) if !(p > 0.0 && p < 1.0) => Err(Error::InvalidParameter {
+                name: "hidden_bias",
+                reason: format!("the target activation must lie in (0, 1), got {p}"),
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Which metrics [`fit`](crate::Rbm::fit) computes after each epoch, and on how many samples.
@@ -118,6 +160,10 @@ pub struct FitConfig {
     pub learning_rate: f64,
     /// Classic momentum μ in `[0, 1)`: velocity ← μ·velocity − ε·gradient. Default 0.5.
     pub momentum: f64,
+    /// How the learning rate changes over the run. Default constant.
+    pub learning_rate_schedule: LearningRateSchedule,
+    /// How the momentum changes over the run. Default constant.
+    pub momentum_schedule: MomentumSchedule,
     /// L2 weight decay λ₂ ≥ 0 (adds λ₂θ to the gradient of weights). Default 0.
     pub weight_decay: f64,
     /// L1 penalty λ₁ ≥ 0 (adds λ₁·sign(θ) to the gradient of weights). Default 0.
@@ -142,6 +188,8 @@ impl Default for FitConfig {
             seed: 0,
             learning_rate: 0.05,
             momentum: 0.5,
+            learning_rate_schedule: LearningRateSchedule::Constant,
+            momentum_schedule: MomentumSchedule::Constant,
             weight_decay: 0.0,
             l1: 0.0,
             decay_biases: false,
@@ -181,6 +229,10 @@ setters! {
     learning_rate: f64,
     /// Sets [`momentum`](FitConfig::momentum).
     momentum: f64,
+    /// Sets [`learning_rate_schedule`](FitConfig::learning_rate_schedule).
+    learning_rate_schedule: LearningRateSchedule,
+    /// Sets [`momentum_schedule`](FitConfig::momentum_schedule).
+    momentum_schedule: MomentumSchedule,
     /// Sets [`weight_decay`](FitConfig::weight_decay).
     weight_decay: f64,
     /// Sets [`l1`](FitConfig::l1).
@@ -213,6 +265,8 @@ impl FitConfig {
         if !(self.momentum >= 0.0 && self.momentum < 1.0) {
             return Err(Error::InvalidMomentum(self.momentum));
         }
+        self.learning_rate_schedule.check()?;
+        self.momentum_schedule.check()?;
         for (name, value) in [("weight_decay", self.weight_decay), ("l1", self.l1)] {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(Error::InvalidPenalty { name, value });

@@ -7,6 +7,8 @@
 //!
 //! [`ContrastiveDivergence`] and [`PersistentCd`] implement `Trainer<M>` for every
 //! `M: EnergyModel`: they need the free-energy gradient and Gibbs sampling, nothing else.
+//! [`ParallelTempering`] implements it for every `M: Tempered` (an energy model whose tempered
+//! conditionals can be sampled), [`Sparse`] adds a hidden sparsity target to any of them.
 //! [`Sgd`] implements it for every `M: Autoencoder`: it needs a differentiable loss. Pairing
 //! an RBM with `Sgd`, or an autoencoder with CD, is a compile-time error (see
 //! [`crate::autoencoder`] for why, with `compile_fail` examples).
@@ -27,17 +29,25 @@
 //! not reproducible.
 
 mod cd;
+pub mod centering;
 mod checkpoint;
 mod config;
 mod online;
+mod schedule;
 mod sgd;
+pub mod sparsity;
+pub mod tempering;
 mod update;
 
 pub use cd::{CdState, ContrastiveDivergence, PcdState, PersistentCd};
+pub use centering::{centered_update, CenteredParams, Centering, Offsets};
 pub use checkpoint::{Checkpoint, CheckpointOf, CheckpointRef};
-pub use config::{FitConfig, Init, MetricsConfig, VisibleBiasInit};
+pub use config::{FitConfig, HiddenBiasInit, Init, MetricsConfig, VisibleBiasInit};
 pub use online::{Chunk, ChunkReport, OnlineCheckpoint, OnlineFit};
+pub use schedule::{LearningRateSchedule, MomentumSchedule};
 pub use sgd::{Sgd, SgdState};
+pub use sparsity::{HiddenSparsity, Sparse, SparseState};
+pub use tempering::{Ladder, ParallelTempering, PtState, Tempered};
 pub(crate) use update::BlockRule;
 pub use update::UpdateRule;
 
@@ -95,6 +105,13 @@ pub trait Trainer<M: Model> {
         rng: &mut RunRng,
         ctx: StepContext,
     ) -> Result<Option<f64>>;
+
+    /// Named figures about the state at the end of a run, for
+    /// [`FitReport::diagnostics`] (e.g. [`ParallelTempering`]'s swap acceptance rates).
+    /// None by default.
+    fn diagnostics(&self, _state: &Self::State) -> Vec<(String, f64)> {
+        Vec::new()
+    }
 }
 
 /// Metrics measured after an epoch; a field is `None` when not computed.
@@ -169,6 +186,8 @@ pub struct FitReport {
     pub metrics_subsampled: bool,
     /// `true` when an observer stopped the run before `epochs`.
     pub stopped_early: bool,
+    /// The trainer's [`diagnostics`](Trainer::diagnostics) at the end of the run.
+    pub diagnostics: Vec<(String, f64)>,
 }
 
 impl FitReport {
@@ -391,6 +410,7 @@ where
     model.check_data(data)?;
     let batches =
         crate::data::Minibatches::new(data.n_samples(), config.batch_size, config.drop_last)?;
+    let rule = rule.with_total_steps(total_steps(config, &batches));
 
     let (mut rng, mut metric_rng) = run_rngs(config.seed);
     let state = initialize(model, data, trainer, config, &mut rng)?;
@@ -416,6 +436,11 @@ where
         metric_indices,
     };
     Ok((run, rule))
+}
+
+/// The steps of a whole run: `epochs` × minibatches per epoch.
+fn total_steps(config: &FitConfig, batches: &crate::data::Minibatches) -> u64 {
+    (config.epochs as u64).saturating_mul(batches.n_batches() as u64)
 }
 
 /// The run's generator from `seed`, and the metrics stream: the same generator after one
@@ -530,6 +555,7 @@ where
         });
     }
     *model = c.model;
+    let rule = rule.with_total_steps(total_steps(config, &c.batches));
     let run = Run {
         state: c.state,
         rng: c.rng,
@@ -588,7 +614,7 @@ where
             model,
             buffer.columns(0, indices.len()),
             state,
-            rule,
+            &rule.at(epoch, *steps_done),
             rng,
             ctx,
         )?;
@@ -656,6 +682,7 @@ where
         },
         metrics_subsampled: metrics_on && run.metric_indices.is_some(),
         stopped_early: false,
+        diagnostics: Vec::new(),
     };
     for epoch in run.epochs_done..config.epochs {
         let start = Instant::now();
@@ -719,5 +746,6 @@ where
             break;
         }
     }
+    report.diagnostics = trainer.diagnostics(&run.state);
     Ok(report)
 }

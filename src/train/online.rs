@@ -153,6 +153,14 @@ impl<M: FitModel, Tr: Trainer<M>> OnlineFit<M, Tr> {
         config: &FitConfig,
     ) -> Result<Self> {
         let rule = UpdateRule::from_config(config)?;
+        if rule.needs_total_steps() {
+            return Err(crate::Error::InvalidParameter {
+                name: "learning_rate_schedule",
+                reason:
+                    "LinearToZero needs the run's length, which an online session does not have"
+                        .into(),
+            });
+        }
         trainer.check()?;
         model.check_data(init_data)?;
         // The same checks of the batch size as `fit` makes.
@@ -317,8 +325,9 @@ impl<M: FitModel, Tr: Trainer<M>> OnlineFit<M, Tr> {
     /// persistent chains), generator and step counter are those of `checkpoint` (from
     /// [`fit_checkpointed`](super::fit_checkpointed)), so that `fit` for E epochs followed by
     /// `partial_fit` on the data set, without shuffling, equals `fit` for E + 1 epochs. The
-    /// metrics generator and minibatch order of the checkpoint are not used. Checks as
-    /// [`resume`](Self::resume); `model` becomes the checkpoint's model.
+    /// metrics generator and minibatch order of the checkpoint are not used; the chunk counter
+    /// starts at the checkpoint's epoch count (each chunk plays the part of an epoch for the
+    /// schedules). Checks as [`resume`](Self::resume); `model` becomes the checkpoint's model.
     pub fn from_fit_checkpoint(
         model: &mut M,
         checkpoint: Checkpoint<M, Tr::State>,
@@ -338,7 +347,8 @@ impl<M: FitModel, Tr: Trainer<M>> OnlineFit<M, Tr> {
             drop_last: config.drop_last,
             state: c.state,
             rng: c.rng,
-            chunks_done: 0,
+            // chunks continue the epoch count, so that schedules see the epochs of `fit`
+            chunks_done: c.epochs_done,
             steps_done: c.steps_done,
             buffer: DMatrix::zeros(0, 0),
         })
@@ -371,6 +381,13 @@ fn check_continuation<M: FitModel, Tr: Resumable<M>>(
     config: &FitConfig,
 ) -> Result<UpdateRule<M::Scalar>> {
     let rule = UpdateRule::from_config(config)?;
+    if rule.needs_total_steps() {
+        return Err(Error::InvalidParameter {
+            name: "learning_rate_schedule",
+            reason: "LinearToZero needs the run's length, which an online session does not have"
+                .into(),
+        });
+    }
     trainer.check()?;
     if config.batch_size == 0 {
         return Err(Error::ZeroBatchSize);

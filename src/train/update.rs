@@ -1,5 +1,6 @@
 //! The one update rule every trainer uses.
 
+use super::schedule::{LearningRateSchedule, MomentumSchedule};
 use super::{FitConfig, StepContext};
 use crate::params::{BlockKind, Parameters};
 use crate::{Error, Float, Result};
@@ -14,6 +15,10 @@ use crate::{Error, Float, Result};
 /// θ        ← θ + velocity
 /// ```
 ///
+/// ε and μ may follow a [`LearningRateSchedule`] and a [`MomentumSchedule`]
+/// (`FitConfig::learning_rate_schedule`, `momentum_schedule`): the driver hands each step the
+/// rule [`at`](Self::at) that step, so trainers see plain values.
+///
 /// The update is all-or-nothing: if any new parameter would be NaN or infinite, no parameter is
 /// changed and [`Error::Diverged`] names the epoch, batch and block.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,6 +28,17 @@ pub struct UpdateRule<T: Float> {
     weight_decay: T,
     l1: T,
     decay_biases: bool,
+    schedule: Schedule,
+}
+
+/// The schedules of a rule and what they are evaluated from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Schedule {
+    learning_rate: f64,
+    momentum: f64,
+    lr: LearningRateSchedule,
+    mu: MomentumSchedule,
+    total_steps: u64,
 }
 
 impl<T: Float> UpdateRule<T> {
@@ -39,12 +55,24 @@ impl<T: Float> UpdateRule<T> {
             weight_decay: T::of_f64(config.weight_decay),
             l1: T::of_f64(config.l1),
             decay_biases: config.decay_biases,
+            schedule: Schedule {
+                learning_rate: config.learning_rate,
+                momentum: config.momentum,
+                lr: config.learning_rate_schedule,
+                mu: config.momentum_schedule,
+                total_steps: 0,
+            },
         };
         if !(rule.learning_rate.finite() && rule.learning_rate > T::zero()) {
             return Err(Error::InvalidLearningRate(config.learning_rate));
         }
         if rule.momentum >= T::one() {
             return Err(Error::InvalidMomentum(config.momentum));
+        }
+        if let MomentumSchedule::Switch { initial, .. } = config.momentum_schedule {
+            if T::of_f64(initial) >= T::one() {
+                return Err(Error::InvalidMomentum(initial));
+            }
         }
         for (name, value, rounded) in [
             ("weight_decay", config.weight_decay, rule.weight_decay),
@@ -55,6 +83,42 @@ impl<T: Float> UpdateRule<T> {
             }
         }
         Ok(rule)
+    }
+
+    /// The rule with its schedules evaluated at step `step` (counted from 0 over the whole run)
+    /// of epoch `epoch`: the learning rate and momentum that step uses. A rule without
+    /// schedules is returned as it is.
+    pub fn at(&self, epoch: usize, step: u64) -> Self {
+        let s = &self.schedule;
+        if s.lr == LearningRateSchedule::Constant && s.mu == MomentumSchedule::Constant {
+            return *self;
+        }
+        Self {
+            learning_rate: T::of_f64(s.learning_rate * s.lr.factor(epoch, step, s.total_steps)),
+            momentum: T::of_f64(s.mu.momentum(s.momentum, epoch)),
+            ..*self
+        }
+    }
+
+    /// The number of steps in the run, for [`LearningRateSchedule::LinearToZero`].
+    pub(crate) fn with_total_steps(mut self, total_steps: u64) -> Self {
+        self.schedule.total_steps = total_steps;
+        self
+    }
+
+    /// Whether a schedule needs the run's length.
+    pub(crate) fn needs_total_steps(&self) -> bool {
+        self.schedule.lr == LearningRateSchedule::LinearToZero
+    }
+
+    /// The learning rate (of this step, after [`at`](Self::at)).
+    pub fn learning_rate(&self) -> T {
+        self.learning_rate
+    }
+
+    /// The momentum (of this step, after [`at`](Self::at)).
+    pub fn momentum(&self) -> T {
+        self.momentum
     }
 
     /// The rule's coefficients for a block of kind `kind`.
