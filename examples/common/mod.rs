@@ -1,6 +1,7 @@
 //! Shared by the examples: a small flag parser, trainer selection and PNG output.
 #![allow(dead_code)]
 
+use rbms::units::{HiddenUnits, VisibleUnits};
 use rbms::{ContrastiveDivergence, EnergyModel, Float, PersistentCd, Rbm, RunRng};
 use std::collections::HashMap;
 use std::path::Path;
@@ -136,10 +137,11 @@ pub fn filter_tiles<T: Float>(w: &nalgebra::DMatrix<T>, max: usize) -> Vec<Vec<f
         .collect()
 }
 
-/// Samples from the model: `chains` Gibbs chains started from uniform noise, run for `steps`
-/// steps each; the tiles are p(v|h) at the final step.
-pub fn sample_tiles<T: Float>(
-    rbm: &Rbm<T>,
+/// Samples from the model: `chains` Gibbs chains started from noise (uniform bits, or standard
+/// normal values for Gaussian units), run for `steps` steps each; the tiles are E[v|h] at the
+/// final step.
+pub fn sample_tiles<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>>(
+    rbm: &Rbm<T, V, H>,
     chains: usize,
     steps: usize,
     rng: &mut RunRng,

@@ -285,7 +285,7 @@ impl AisConfig {
         self
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         if self.runs < 2 {
             return Err(invalid(
                 "AIS runs",
@@ -332,7 +332,7 @@ pub struct AisEstimate {
 }
 
 impl AisEstimate {
-    fn from_log_weights(
+    pub(crate) fn from_log_weights(
         direction: AisDirection,
         log_weights: Vec<f64>,
         log_z_base: f64,
@@ -774,7 +774,7 @@ fn active_column_sums_impl<T: Float>(m: &[T], init: &[T], x: &DMatrix<T>, out: &
     }
 }
 
-fn invalid(name: &'static str, reason: impl Into<String>) -> Error {
+pub(crate) fn invalid(name: &'static str, reason: impl Into<String>) -> Error {
     Error::InvalidParameter {
         name,
         reason: reason.into(),
