@@ -7,8 +7,10 @@
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use rand::SeedableRng;
+use rbms::energy::GradientTerm;
 use rbms::gradcheck::{check_free_energy_gradient, CheckConfig};
 use rbms::rbm::{AisConfig, AisSchedule, GaussianAisBase};
+use rbms::train::{StepContext, UpdateRule};
 use rbms::units::{Bernoulli, Gaussian, GaussianParams, GaussianSigma};
 use rbms::{
     datasets, ContrastiveDivergence, Dataset, EnergyModel, Error, FitConfig, FreeEnergyGap,
@@ -622,4 +624,90 @@ fn aliases_name_the_generic_types() {
     let b: Rbm<f64, GaussianSigma, Bernoulli> = GaussianSigmaRbm::<f64>::zeros(2, 1).unwrap();
     assert_eq!(a.n_visible(), b.n_visible());
     assert_eq!(b.sigma().as_slice(), &[1.0, 1.0]);
+}
+
+/// The fused update (small layers, no σ block) equals two gradient accumulations and the rule;
+/// the learned-σ model takes the unfused path and must agree with it too.
+#[test]
+fn contrastive_update_equals_two_gradients_and_the_rule() {
+    fn check<M>(mut m: M, data: &Dataset<f64>)
+    where
+        M: EnergyModel<Scalar = f64> + rbms::train::FitModel + Clone,
+    {
+        let mut rng = RunRng::seed_from_u64(8);
+        m.initialize_for_fit(data, &Init::default(), &mut rng)
+            .unwrap();
+        // Move off the symmetric start so that every block has a gradient.
+        let mut p = m.params().clone();
+        for b in 0..p.n_blocks() {
+            for (k, x) in p.block_mut(b).iter_mut().enumerate() {
+                *x += ((k as f64 + 1.0) * 0.61 + b as f64).sin() * 0.05;
+            }
+        }
+        *m.params_mut() = p;
+        let av = data.samples().columns(0, 10).into_owned();
+        let bv = data.samples().columns(10, 10).into_owned();
+        let ah = m.hidden_probabilities(&av).unwrap();
+        let bh = m.hidden_probabilities(&bv).unwrap();
+        let config = FitConfig::default()
+            .learning_rate(0.01)
+            .momentum(0.5)
+            .weight_decay(1e-3);
+        let rule = UpdateRule::<f64>::from_config(&config).unwrap();
+        let ctx = StepContext { epoch: 0, batch: 0 };
+        let zeros = m.params().zeros_like();
+
+        let mut g = zeros.clone();
+        m.free_energy_gradient_into(av.as_view(), ah.as_view(), 0.1, 0.0, &mut g)
+            .unwrap();
+        m.free_energy_gradient_into(bv.as_view(), bh.as_view(), -0.1, 1.0, &mut g)
+            .unwrap();
+        let mut expected = m.clone();
+        let mut velocity = zeros.clone();
+        let mut start = zeros.clone();
+        for b in 0..start.n_blocks() {
+            start.block_mut(b).fill(0.01);
+        }
+        velocity.add_assign(&start);
+        let mut v2 = velocity.clone();
+        rule.apply(expected.params_mut(), &g, &mut velocity, ctx)
+            .unwrap();
+
+        let mut actual = m.clone();
+        let mut scratch = zeros.clone();
+        actual
+            .contrastive_update(
+                GradientTerm {
+                    visible: av.as_view(),
+                    hidden: ah.as_view(),
+                    scale: 0.1,
+                },
+                GradientTerm {
+                    visible: bv.as_view(),
+                    hidden: bh.as_view(),
+                    scale: -0.1,
+                },
+                &rule,
+                &mut v2,
+                &mut scratch,
+                ctx,
+            )
+            .unwrap();
+        for b in 0..g.n_blocks() {
+            let (e, a) = (expected.params().block(b), actual.params().block(b));
+            let moved = e.iter().zip(m.params().block(b)).any(|(x, y)| x != y);
+            assert!(moved, "block {b} moved");
+            for (x, y) in e.iter().zip(a) {
+                assert!((x - y).abs() < 1e-13, "block {b}: {x} vs {y}");
+            }
+            for (x, y) in velocity.block(b).iter().zip(v2.block(b)) {
+                assert!((x - y).abs() < 1e-13, "velocity block {b}: {x} vs {y}");
+            }
+        }
+    }
+    let data = standardized_digits(40);
+    check(GaussianRbm::<f64>::zeros(64, 16).unwrap(), &data);
+    check(GaussianSigmaRbm::<f64>::zeros(64, 16).unwrap(), &data);
+    let bits = datasets::digits_scaled::<f64>().head(40).unwrap();
+    check(Rbm::<f64>::new(64, 16).unwrap(), &bits);
 }

@@ -482,18 +482,23 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, 
             out.shape(),
         )?;
         let (nh, nv) = (self.n_hidden(), self.n_visible());
-        if V::BINARY && kernels::small_layers(nh, nv) {
+        if kernels::small_layers(nh, nv) {
             if let (Some(x), Some(o)) = (kernels::contiguous(&h), kernels::contiguous_mut(&mut out))
             {
                 let p = self.layer();
-                kernels::transposed_affine_sigmoid(
-                    p.weights.as_slice(),
-                    p.visible_bias.as_slice(),
-                    x,
-                    o,
-                    nv,
-                    nh,
-                );
+                if V::BINARY {
+                    kernels::transposed_affine_sigmoid(
+                        p.weights.as_slice(),
+                        p.visible_bias.as_slice(),
+                        x,
+                        o,
+                        nv,
+                        nh,
+                    );
+                } else {
+                    kernels::transposed_product(p.weights.as_slice(), x, o, nv, nh);
+                    V::mean_in_place(&mut out, &self.params);
+                }
                 return Ok(());
             }
         }
@@ -570,8 +575,9 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, 
         Ok(())
     }
 
-    /// For Bernoulli–Bernoulli layers small enough for the crate's small-matrix kernels (and
-    /// contiguous inputs), computes the weight gradient `−a.scale·Hₐ·Vₐᵀ − b.scale·H_b·V_bᵀ`
+    /// For layers without a σ block (Bernoulli or unit-variance Gaussian visible units) small
+    /// enough for the crate's small-matrix kernels (and contiguous inputs), computes the weight
+    /// gradient `−a.scale·Hₐ·Vₐᵀ − b.scale·H_b·V_bᵀ`
     /// in one pass (each product summed over its columns in order, then scaled), then applies
     /// the rule block by block, writing the new parameters into `scratch` and exchanging it
     /// with the parameters once every block is known to be finite. Otherwise, the default
@@ -613,9 +619,9 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, 
         let (Some(av), Some(ah), Some(bv), Some(bh)) = slices else {
             return contrastive_update_unfused(self, a, b, rule, velocity, scratch, ctx);
         };
-        // The fused path computes ∂F/∂b = −v and ∂F/∂c = −E[h|v] with unscaled v: Bernoulli
-        // visible units with sigmoid hidden units and no other parameter block.
-        let fused = V::BINARY && H::SIGMOID && self.params.n_blocks() == 3;
+        // The fused path computes ∂F/∂W = −E[h|v] vᵀ and ∂F/∂c = −E[h|v] with unscaled v:
+        // visible units without a σ block (Bernoulli, unit-variance Gaussian).
+        let fused = self.params.n_blocks() == 3;
         if !(fused && kernels::small_layers(nh, nv)) {
             return contrastive_update_unfused(self, a, b, rule, velocity, scratch, ctx);
         }
@@ -633,14 +639,21 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, 
         ];
         let s = scratch.layer_mut();
         kernels::weight_gradient(terms, s.weights.as_mut_slice(), nh, nv);
-        bias_gradient_into(
-            s.visible_bias.as_mut_slice(),
-            [(av, -a.scale), (bv, -b.scale)],
-        );
+        if V::BINARY {
+            bias_gradient_into(
+                s.visible_bias.as_mut_slice(),
+                [(av, -a.scale), (bv, -b.scale)],
+            );
+        }
         bias_gradient_into(
             s.hidden_bias.as_mut_slice(),
             [(ah, -a.scale), (bh, -b.scale)],
         );
+        if !V::BINARY {
+            let (zero, one) = (T::zero(), T::one());
+            V::gradient_into(&a.visible, &a.hidden, a.scale, zero, &self.params, scratch);
+            V::gradient_into(&b.visible, &b.hidden, b.scale, one, &self.params, scratch);
+        }
         for block in 0..self.params.n_blocks() {
             let r = rule.block_rule(self.params.block_kind(block));
             let theta = self.params.block(block);
