@@ -8,6 +8,7 @@
 //! | [`Bernoulli`] | visible, hidden | {0, 1} (visible data may be probabilities in [0, 1]) | σ(input) | bias |
 //! | [`Gaussian`] | visible | ℝ, unit variance (standardise the data) | bias + input | bias |
 //! | [`GaussianSigma`] | visible | ℝ, learned per-unit σ, stored as log σ | bias + σ·input | bias, log σ |
+//! | [`Spin`] | hidden | {−1, +1} | tanh(input) | bias |
 //!
 //! # The energy
 //!
@@ -22,7 +23,12 @@
 //!
 //! so that p(hⱼ = 1 | v) = σ(cⱼ + Wⱼ·(v/σ)) and, for Gaussian units,
 //! p(vᵢ | h) = N(bᵢ + σᵢ (Wᵀh)ᵢ, σᵢ²). The free energy sums the hidden layer out in closed
-//! form: F(v) = E_V(v) − Σⱼ softplus(cⱼ + Wⱼ·(v/σ)).
+//! form: F(v) = E_V(v) − Σⱼ log Σ_{hⱼ} exp(xⱼhⱼ) with xⱼ = cⱼ + Wⱼ·(v/σ): softplus(xⱼ) for
+//! Bernoulli hidden units, log(2 cosh xⱼ) for [`Spin`] units.
+//!
+//! The exact log Z, AIS and the pseudo-likelihood are implemented for Bernoulli hidden units
+//! (and the pseudo-likelihood for Bernoulli visible units); the trainers, the fit driver,
+//! Gibbs sampling, the free-energy gap and the gradient checks work for every combination.
 //!
 //! # Learning rates
 //!
@@ -49,6 +55,7 @@ mod sealed {
     impl Sealed for super::Bernoulli {}
     impl Sealed for super::Gaussian {}
     impl Sealed for super::GaussianSigma {}
+    impl Sealed for super::Spin {}
     impl<T: crate::Float> Sealed for crate::params::LayerParams<T> {}
     impl<T: crate::Float> Sealed for super::GaussianParams<T> {}
 }
@@ -63,6 +70,11 @@ impl<T: Float> GaussianUnits<T> for GaussianSigma {}
 /// data in `[0, 1]` (probabilities, e.g. grey levels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Bernoulli;
+
+/// Binary hidden units with values in {−1, +1}: E[h | x] = tanh(x), p(h = +1 | x) = σ(2x),
+/// log Σ_h exp(xh) = log(2 cosh x).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Spin;
 
 /// Real-valued visible units with unit variance: p(vᵢ | h) = N(bᵢ + (Wᵀh)ᵢ, 1). The data
 /// should be standardised (zero mean, unit variance per feature; see
@@ -253,7 +265,7 @@ pub trait VisibleUnits<T: Float>:
 }
 
 /// A kind of hidden unit: E[h | input] and its log-partition log Σ_h exp(input·h), whose
-/// derivative is that mean. Sealed; [`Bernoulli`] is the one kind implemented.
+/// derivative is that mean. Sealed: [`Bernoulli`] and [`Spin`].
 pub trait HiddenUnits<T: Float>:
     Debug + Clone + Copy + PartialEq + Default + Send + Sync + sealed::Sealed + 'static
 {
@@ -289,6 +301,50 @@ impl<T: Float> HiddenUnits<T> for Bernoulli {
         rng: &mut R,
     ) -> Result<()> {
         sample_bernoulli(means, states, rng)
+    }
+}
+
+impl<T: Float> HiddenUnits<T> for Spin {
+    const NAME: &'static str = "spin";
+    const SIGMOID: bool = false;
+    /// log(e^x + e^−x) = |x| + log1p(e^{−2|x|}).
+    #[inline]
+    fn log_partition(x: T) -> T {
+        let a = x.abs();
+        a + (-(a + a)).exp().ln_1p()
+    }
+    fn mean_in_place(out: &mut DMatrixViewMut<'_, T>, bias: &DVector<T>) {
+        for mut col in out.column_iter_mut() {
+            for (x, &c) in col.iter_mut().zip(bias.iter()) {
+                *x = (*x + c).tanh();
+            }
+        }
+    }
+    /// +1 when a uniform draw is `< (1 + m)/2` (m the mean), else −1; one draw per value in
+    /// column-major order.
+    fn sample<R: Rng + ?Sized>(
+        means: DMatrixView<'_, T>,
+        mut states: DMatrixViewMut<'_, T>,
+        rng: &mut R,
+    ) -> Result<()> {
+        if means.shape() != states.shape() {
+            return Err(Error::ShapeMismatch {
+                what: "sample buffer",
+                expected: means.shape(),
+                found: states.shape(),
+            });
+        }
+        let half = T::of_f64(0.5);
+        for (mc, mut sc) in means.column_iter().zip(states.column_iter_mut()) {
+            for (&m, s) in mc.iter().zip(sc.iter_mut()) {
+                *s = if T::uniform01(rng) < half * (T::one() + m) {
+                    T::one()
+                } else {
+                    -T::one()
+                };
+            }
+        }
+        Ok(())
     }
 }
 

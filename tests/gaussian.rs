@@ -711,3 +711,33 @@ fn contrastive_update_equals_two_gradients_and_the_rule() {
     let bits = datasets::digits_scaled::<f64>().head(40).unwrap();
     check(Rbm::<f64>::new(64, 16).unwrap(), &bits);
 }
+
+#[test]
+fn early_stopping_on_reconstruction_error_and_no_pseudo_likelihood() {
+    use rbms::{EarlyStopping, ValidationMetric};
+    let data = standardized_digits(400);
+    let train = data.head(300).unwrap();
+    let valid = data.select(&(300..400).collect::<Vec<_>>()).unwrap();
+    let mut m = GaussianRbm::<f64>::zeros(64, 16).unwrap();
+    assert!(matches!(
+        EarlyStopping::new(&m, valid.clone(), ValidationMetric::PseudoLikelihood, 2),
+        Err(Error::InvalidParameter { name: "metric", .. })
+    ));
+    let mut early =
+        EarlyStopping::new(&m, valid.clone(), ValidationMetric::ReconstructionError, 2).unwrap();
+    let config = FitConfig::default()
+        .epochs(4)
+        .learning_rate(0.005)
+        .batch_size(10)
+        .seed(4);
+    m.fit_observed(&train, &ContrastiveDivergence::new(1), &config, &mut early)
+        .unwrap();
+    let history = early.history().to_vec();
+    assert_eq!(history.len(), 4);
+    let best = early.best_score().unwrap();
+    assert!(history.iter().all(|&(_, x)| x >= best));
+    // The monitor measured what the model's own metric gives, and restores the best epoch.
+    assert_eq!(history[3].1, m.reconstruction_error(&valid).unwrap());
+    early.restore_best(&mut m).unwrap();
+    assert_eq!(m.reconstruction_error(&valid).unwrap(), best);
+}

@@ -3,6 +3,7 @@
 use super::{Control, Observer};
 use crate::params::{Model, Parameters};
 use crate::train::{EpochReport, FitModel};
+use crate::units::{HiddenUnits, VisibleUnits};
 use crate::{Dataset, Error, Float, Rbm, Result, TiedAutoencoder};
 
 /// What [`EarlyStopping`] measures on the validation set.
@@ -41,14 +42,19 @@ fn no_metric(metric: ValidationMetric, model: &str) -> Error {
     }
 }
 
-impl<T: Float> Validate for Rbm<T> {
+/// Every unit kind has the reconstruction error; the pseudo-likelihood is defined for
+/// Bernoulli–Bernoulli models only (an error for real-valued visible units).
+impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Validate for Rbm<T, V, H> {
     fn validation_metric(&self, metric: ValidationMetric, data: &Dataset<T>) -> Result<f64> {
         match metric {
             ValidationMetric::ReconstructionError => self.reconstruction_error(data),
-            ValidationMetric::PseudoLikelihood => {
-                let pl = self.pseudo_likelihood_exact(data)?;
-                Ok(pl.sum() / pl.len() as f64)
-            }
+            ValidationMetric::PseudoLikelihood => match self.as_bernoulli() {
+                Some(bb) => {
+                    let pl = bb.pseudo_likelihood_exact(data)?;
+                    Ok(pl.sum() / pl.len() as f64)
+                }
+                None => Err(no_metric(metric, "an RBM with non-binary units")),
+            },
             ValidationMetric::Loss => Err(no_metric(metric, "an RBM")),
         }
     }

@@ -155,6 +155,14 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Rbm<T, V, H> {
         self.params.layer()
     }
 
+    /// The same model as an `Rbm<T>` when both layers are Bernoulli (the unit traits are
+    /// sealed, so the parameters are exactly an `Rbm<T>`'s), for what only that model has
+    /// (the pseudo-likelihood).
+    pub(crate) fn as_bernoulli(&self) -> Option<Rbm<T>> {
+        (V::BINARY && H::SIGMOID && self.params.n_blocks() == 3)
+            .then(|| Rbm::<T>::from_params(self.layer().clone()))
+    }
+
     /// Initialises the parameters: W ~ N(0, `weight_std`²) (drawn as `f64` standard normals
     /// from `rng`, one per weight in column-major order, then scaled and rounded to `T`),
     /// hidden biases 0, visible biases 0 (and σ = 1) or, with [`VisibleBiasInit::FromData`],
@@ -808,12 +816,12 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> FitModel for Rbm<T, V, H> 
         if config.reconstruction {
             m.recon_mse = Some(self.reconstruction_error(data)?);
         }
-        let binary = V::BINARY && H::SIGMOID;
-        if !(binary && (config.pseudo_likelihood || config.pseudo_likelihood_exact)) {
+        if !(config.pseudo_likelihood || config.pseudo_likelihood_exact) {
             return Ok(m);
         }
-        // Bernoulli–Bernoulli: the parameters are exactly those of an `Rbm<T>`.
-        let bb = Rbm::<T>::from_params(self.layer().clone());
+        let Some(bb) = self.as_bernoulli() else {
+            return Ok(m);
+        };
         if config.pseudo_likelihood {
             m.pseudo_likelihood = Some(mean(&bb.pseudo_likelihood(data, rng)?));
         }
