@@ -741,3 +741,55 @@ fn early_stopping_on_reconstruction_error_and_no_pseudo_likelihood() {
     early.restore_best(&mut m).unwrap();
     assert_eq!(m.reconstruction_error(&valid).unwrap(), best);
 }
+
+/// Reverse AIS started at (near-exact) model samples lands within 3 standard errors of the
+/// exact log Z, and `log_likelihood` brackets the exact mean log-density.
+#[test]
+fn reverse_ais_from_model_samples_agrees_with_exact_log_z() {
+    for (learned, seed) in [(false, 1u64), (true, 2), (false, 3)] {
+        let (nv, nh) = (4, 5);
+        let values: Vec<f64> = (0..nv * nh + nv + nh)
+            .map(|k| ((k as f64 + seed as f64 * 7.0) * 0.731).sin() * 0.6)
+            .collect();
+        let z = [0.3, -0.2, 0.1, -0.35];
+        let (a, b) = (gb(nv, nh, &values), gbs(nv, nh, &values, &z));
+        let mut rng = RunRng::seed_from_u64(seed);
+        let gibbs = GibbsConfig {
+            chains: 100,
+            burn_in: 500,
+            ..Default::default()
+        };
+        let config = AisConfig::default()
+            .schedule(AisSchedule::linear(2_000).unwrap())
+            .runs(100)
+            .seed(seed);
+        let base = GaussianAisBase::standard(nv);
+        let (reverse, ll, exact, exact_lp) = if learned {
+            let data = Dataset::from_columns(b.sample(&gibbs, &mut rng).unwrap().states).unwrap();
+            (
+                b.reverse_ais(&data, &base, &config).unwrap(),
+                b.log_likelihood(&data, &base, &config).unwrap(),
+                b.log_partition_exact().unwrap(),
+                b.log_prob_exact(&data).unwrap().mean(),
+            )
+        } else {
+            let data = Dataset::from_columns(a.sample(&gibbs, &mut rng).unwrap().states).unwrap();
+            (
+                a.reverse_ais(&data, &base, &config).unwrap(),
+                a.log_likelihood(&data, &base, &config).unwrap(),
+                a.log_partition_exact().unwrap(),
+                a.log_prob_exact(&data).unwrap().mean(),
+            )
+        };
+        assert_eq!(reverse.direction, rbms::rbm::AisDirection::Reverse);
+        assert!(
+            (reverse.log_z - exact).abs() < 3.0 * reverse.stderr + 0.01,
+            "reverse {} ± {} vs exact {exact}",
+            reverse.log_z,
+            reverse.stderr
+        );
+        let slack = 3.0 * (ll.forward.stderr + ll.reverse.stderr) + 0.02;
+        assert!((ll.forward_log_prob() - exact_lp).abs() < slack);
+        assert!((ll.reverse_log_prob() - exact_lp).abs() < slack);
+    }
+}

@@ -550,7 +550,7 @@ impl<T: Float> Rbm<T> {
 
 /// Picks `n` columns of `m`: a seeded partial shuffle when `m` has at least `n` columns, else
 /// every column in turn.
-fn choose_columns<T: Float>(m: &DMatrix<T>, n: usize, seed: u64) -> DMatrix<T> {
+pub(crate) fn choose_columns<T: Float>(m: &DMatrix<T>, n: usize, seed: u64) -> DMatrix<T> {
     let total = m.ncols();
     let picks: Vec<usize> = if total >= n {
         let mut rng = RunRng::seed_from_u64(seed);

@@ -47,7 +47,9 @@
 //! estimate and its error bars are those of the Bernoulli AIS ([`super::ais`]): Ẑ is unbiased
 //! for Z, so log Ẑ tends to be low.
 
-use super::ais::{invalid, AisConfig, AisDirection, AisEstimate, AIS_BLOCK};
+use super::ais::{
+    choose_columns, invalid, AisConfig, AisDirection, AisEstimate, LikelihoodEstimate, AIS_BLOCK,
+};
 use super::{Rbm, MAX_EXACT_UNITS};
 use crate::energy::EnergyModel;
 use crate::params::Model;
@@ -295,13 +297,103 @@ impl GaussianAisBase {
     }
 }
 
+fn log_partition_exact<T: Float, V: GaussianUnits<T>>(rbm: &Rbm<T, V, Bernoulli>) -> Result<f64> {
+    if rbm.n_hidden() > MAX_EXACT_UNITS {
+        return Err(Error::TooLargeToEnumerate {
+            units: rbm.n_hidden(),
+            limit: MAX_EXACT_UNITS,
+        });
+    }
+    Ok(Gb64::of(rbm).log_partition())
+}
+
+fn log_prob_with<T: Float, V: GaussianUnits<T>>(
+    rbm: &Rbm<T, V, Bernoulli>,
+    data: &Dataset<T>,
+    log_z: f64,
+) -> Result<DVector<f64>> {
+    rbm.check_visible(data.samples())?;
+    let m = Gb64::of(rbm);
+    let mut x = DVector::zeros(rbm.n_hidden());
+    let v = data.samples();
+    Ok(DVector::from_iterator(
+        v.ncols(),
+        v.column_iter().map(|col| {
+            let v64: Vec<f64> = col.iter().map(|x| x.as_f64()).collect();
+            -m.free_energy(&v64, &mut x) - log_z
+        }),
+    ))
+}
+
+/// Forward AIS from `base` (`data` = None) or reverse AIS from samples of `data`.
+fn ais<T: Float, V: GaussianUnits<T>>(
+    rbm: &Rbm<T, V, Bernoulli>,
+    data: Option<&Dataset<T>>,
+    base: &GaussianAisBase,
+    config: &AisConfig,
+) -> Result<AisEstimate> {
+    config.check()?;
+    if base.mean.len() != rbm.n_visible() {
+        return Err(Error::ShapeMismatch {
+            what: "Gaussian AIS base (n_visible)",
+            expected: (rbm.n_visible(), 1),
+            found: (base.mean.len(), 1),
+        });
+    }
+    let starts = match data {
+        Some(d) => {
+            rbm.check_visible(d.samples())?;
+            Some(choose_columns(d.samples(), config.runs, config.seed).map(|x| x.as_f64()))
+        }
+        None => None,
+    };
+    let direction = if data.is_some() {
+        AisDirection::Reverse
+    } else {
+        AisDirection::Forward
+    };
+    let m = Gb64::of(rbm);
+    let runs = config.runs;
+    let mut lw = Vec::with_capacity(runs);
+    for (i, start) in (0..runs).step_by(AIS_BLOCK).enumerate() {
+        let n = AIS_BLOCK.min(runs - start);
+        let mut rng = RunRng::seed_from_u64(config.seed);
+        for _ in 0..=i {
+            rng.jump();
+        }
+        let v = match &starts {
+            Some(s) => s.columns(start, n).into_owned(),
+            None => DMatrix::from_fn(rbm.n_visible(), n, |i, _| {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                base.mean[i] + base.std[i] * z
+            }),
+        };
+        let betas = config.schedule.betas();
+        lw.extend(anneal_block(&m, base, v, betas, direction, &mut rng));
+    }
+    if let Some(i) = lw.iter().position(|x| !x.is_finite()) {
+        return Err(Error::NonFinite {
+            what: "AIS log-weights",
+            sample: i,
+            feature: 0,
+            value: lw[i],
+        });
+    }
+    Ok(AisEstimate::from_log_weights(
+        direction,
+        lw,
+        base.log_partition(rbm.n_hidden()),
+        config.schedule.steps(),
+    ))
+}
+
 /// The likelihood methods of a Gaussian–Bernoulli model, for each Gaussian kind (inherent
 /// methods of two concrete types, so that they can share the Bernoulli model's names).
 macro_rules! gaussian_likelihood {
     ($units:ty) => {
         impl<T: Float> Rbm<T, $units, Bernoulli> {
-            /// Exact log Z by enumerating the 2^n_hidden hidden states with the Gaussian integral over
-            /// v in closed form (see the [module docs](self)), in `f64`. Up to
+            /// Exact log Z by enumerating the 2^n_hidden hidden states with the Gaussian
+            /// integral over v in closed form (see the [module docs](self)), in `f64`. Up to
             /// [`MAX_EXACT_UNITS`] hidden units ([`Error::TooLargeToEnumerate`] beyond).
             ///
             /// ```
@@ -313,41 +405,25 @@ macro_rules! gaussian_likelihood {
             /// # Ok::<(), rbms::Error>(())
             /// ```
             pub fn log_partition_exact(&self) -> Result<f64> {
-                if self.n_hidden() > MAX_EXACT_UNITS {
-                    return Err(Error::TooLargeToEnumerate {
-                        units: self.n_hidden(),
-                        limit: MAX_EXACT_UNITS,
-                    });
-                }
-                Ok(Gb64::of(self).log_partition())
+                log_partition_exact(self)
             }
 
             /// Exact log p(v) = −F(v) − log Z of each sample (a log-density; in `f64`).
             pub fn log_prob_exact(&self, data: &Dataset<T>) -> Result<DVector<f64>> {
-                let log_z = self.log_partition_exact()?;
-                self.log_prob_with(data, log_z)
+                log_prob_with(self, data, log_partition_exact(self)?)
             }
 
-            /// −F(v) − `log_z` of each sample, F in `f64`: log p(v) given an estimate of log Z.
+            /// −F(v) − `log_z` of each sample, F in `f64`: log p(v) given an estimate of
+            /// log Z.
             pub fn log_prob_with(&self, data: &Dataset<T>, log_z: f64) -> Result<DVector<f64>> {
-                self.check_visible(data.samples())?;
-                let m = Gb64::of(self);
-                let mut x = DVector::zeros(self.n_hidden());
-                let v = data.samples();
-                Ok(DVector::from_iterator(
-                    v.ncols(),
-                    v.column_iter().map(|col| {
-                        let v64: Vec<f64> = col.iter().map(|x| x.as_f64()).collect();
-                        -m.free_energy(&v64, &mut x) - log_z
-                    }),
-                ))
+                log_prob_with(self, data, log_z)
             }
 
-            /// Forward AIS estimate of log Z from the Gaussian `base` (see the [module docs](self));
-            /// `config.base` (a Bernoulli base) is ignored. The runs are split into blocks of
-            /// [`AIS_BLOCK`] chains, block `i` drawing from [`RunRng`] seeded with `config.seed` and
-            /// jumped `i + 1` times, run one after the other (`config.threads` is not used); all
-            /// arithmetic is in `f64`.
+            /// Forward AIS estimate of log Z from the Gaussian `base` (see the
+            /// [module docs](self)); `config.base` (a Bernoulli base) is ignored. The runs are
+            /// split into blocks of [`AIS_BLOCK`] chains, block `i` drawing from [`RunRng`]
+            /// seeded with `config.seed` and jumped `i + 1` times, run one after the other
+            /// (`config.threads` is not used); all arithmetic is in `f64`.
             ///
             /// ```
             /// use rbms::rbm::{AisConfig, AisSchedule, GaussianAisBase};
@@ -366,39 +442,40 @@ macro_rules! gaussian_likelihood {
             /// # Ok::<(), rbms::Error>(())
             /// ```
             pub fn ais(&self, base: &GaussianAisBase, config: &AisConfig) -> Result<AisEstimate> {
-                config.check()?;
-                if base.mean.len() != self.n_visible() {
-                    return Err(Error::ShapeMismatch {
-                        what: "Gaussian AIS base (n_visible)",
-                        expected: (self.n_visible(), 1),
-                        found: (base.mean.len(), 1),
-                    });
-                }
-                let m = Gb64::of(self);
-                let runs = config.runs;
-                let mut lw = Vec::with_capacity(runs);
-                for (i, start) in (0..runs).step_by(AIS_BLOCK).enumerate() {
-                    let n = AIS_BLOCK.min(runs - start);
-                    let mut rng = RunRng::seed_from_u64(config.seed);
-                    for _ in 0..=i {
-                        rng.jump();
-                    }
-                    lw.extend(anneal_block(&m, base, n, config.schedule.betas(), &mut rng));
-                }
-                if let Some(i) = lw.iter().position(|x| !x.is_finite()) {
-                    return Err(Error::NonFinite {
-                        what: "AIS log-weights",
-                        sample: i,
-                        feature: 0,
-                        value: lw[i],
-                    });
-                }
-                Ok(AisEstimate::from_log_weights(
-                    AisDirection::Forward,
-                    lw,
-                    base.log_partition(self.n_hidden()),
-                    config.schedule.steps(),
-                ))
+                ais(self, None, base, config)
+            }
+
+            /// Reverse AIS estimate of log Z (see [`crate::rbm::ais`] for what the direction
+            /// means), annealing from `config.runs` samples of `data` (chosen without
+            /// replacement by the seed, or all samples in turn when there are fewer) back to
+            /// the Gaussian `base`; its log Ẑ tends to be *high* when the start states are
+            /// model samples. Blocks and streams as [`ais`](Self::ais).
+            pub fn reverse_ais(
+                &self,
+                data: &Dataset<T>,
+                base: &GaussianAisBase,
+                config: &AisConfig,
+            ) -> Result<AisEstimate> {
+                ais(self, Some(data), base, config)
+            }
+
+            /// Mean log p(v) of `data` from forward AIS and from reverse AIS started at
+            /// samples of `data`, as [`Rbm::log_likelihood`](crate::Rbm::log_likelihood)
+            /// gives for the Bernoulli model (log-densities here).
+            pub fn log_likelihood(
+                &self,
+                data: &Dataset<T>,
+                base: &GaussianAisBase,
+                config: &AisConfig,
+            ) -> Result<LikelihoodEstimate> {
+                let reverse = self.reverse_ais(data, base, config)?;
+                let forward = self.ais(base, config)?;
+                Ok(LikelihoodEstimate {
+                    n_samples: data.n_samples(),
+                    mean_free_energy: -log_prob_with(self, data, 0.0)?.mean(),
+                    forward,
+                    reverse,
+                })
             }
         }
     };
@@ -407,17 +484,19 @@ macro_rules! gaussian_likelihood {
 gaussian_likelihood!(Gaussian);
 gaussian_likelihood!(GaussianSigma);
 
-/// Forward AIS log-weights of `n` chains.
+/// AIS log-weights of the chains starting at the columns of `v` (base samples forward, model
+/// samples in reverse).
 fn anneal_block(
     m: &Gb64,
     base: &GaussianAisBase,
-    n: usize,
+    mut v: DMatrix<f64>,
     betas: &[f64],
+    direction: AisDirection,
     rng: &mut RunRng,
 ) -> Vec<f64> {
     let (nh, nv) = m.w.shape();
+    let n = v.ncols();
     let normal = |rng: &mut RunRng| -> f64 { StandardNormal.sample(rng) };
-    let mut v = DMatrix::from_fn(nv, n, |i, _| base.mean[i] + base.std[i] * normal(rng));
     let mut scaled = DMatrix::zeros(nv, n);
     let mut x = DMatrix::zeros(nh, n);
     let mut h = DMatrix::zeros(nh, n);
@@ -429,8 +508,18 @@ fn anneal_block(
     let log_p = |beta: f64, q_a: f64, q: f64, x: &[f64]| -> f64 {
         -(1.0 - beta) * q_a - beta * q + x.iter().map(|&xj| softplus64(beta * xj)).sum::<f64>()
     };
-    for k in 1..betas.len() {
-        let (beta, prev) = (betas[k], betas[k - 1]);
+    let kk = betas.len() - 1;
+    // (β the weight moves to, β it moves from, β of the transition that follows, if any).
+    let steps: Vec<(f64, f64, Option<f64>)> = match direction {
+        AisDirection::Forward => (1..=kk)
+            .map(|k| (betas[k], betas[k - 1], (k < kk).then(|| betas[k])))
+            .collect(),
+        AisDirection::Reverse => (1..=kk)
+            .rev()
+            .map(|k| (betas[k - 1], betas[k], (k > 1).then(|| betas[k - 1])))
+            .collect(),
+    };
+    for (to, from, next) in steps {
         for s in 0..n {
             let (mut qa, mut qm) = (0.0, 0.0);
             for i in 0..nv {
@@ -445,17 +534,15 @@ fn anneal_block(
             q[s] = qm;
         }
         x.gemm(1.0, &m.w, &scaled, 0.0);
-        for (mut col, _) in x.column_iter_mut().zip(0..n) {
+        for mut col in x.column_iter_mut() {
             col += &m.c;
         }
         for s in 0..n {
             let xs = x.column(s);
             lw[s] +=
-                log_p(beta, q_a[s], q[s], xs.as_slice()) - log_p(prev, q_a[s], q[s], xs.as_slice());
+                log_p(to, q_a[s], q[s], xs.as_slice()) - log_p(from, q_a[s], q[s], xs.as_slice());
         }
-        if k + 1 == betas.len() {
-            break;
-        }
+        let Some(beta) = next else { break };
         // One Gibbs sweep at β: h | v, then v | h.
         for (hv, &xv) in h.iter_mut().zip(x.iter()) {
             let p = 1.0 / (1.0 + (-beta * xv).exp());
