@@ -13,11 +13,11 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{fmt, parse_trainer, Args, Choice};
+use common::{fmt, parse_trainer, Args};
 use rand::SeedableRng;
 use rbms::rbm::{AisConfig, AisSchedule, GaussianAisBase};
 use rbms::units::{Bernoulli, Gaussian, GaussianSigma, GaussianUnits, VisibleUnits};
-use rbms::{datasets, Dataset, FitConfig, FitReport, Float, Progress, Rbm, RunRng, Standardizer};
+use rbms::{datasets, Dataset, Float, Progress, Rbm, RunRng, Standardizer};
 use std::time::Instant;
 
 const USAGE: &str = "usage: gaussian_digits [--hidden N] [--epochs N] [--lr X] [--batch N] \
@@ -89,12 +89,7 @@ where
     let chains: usize = args.get("chains", 10)?;
     let trainer_name = args.string("trainer", "pcd1");
     let trainer = parse_trainer(&trainer_name, chains)?;
-    let config = FitConfig::default()
-        .epochs(args.get("epochs", 20)?)
-        .learning_rate(args.get("lr", 0.005)?)
-        .batch_size(args.get("batch", 10)?)
-        .momentum(args.get("momentum", 0.5)?)
-        .seed(args.get("seed", 0)?);
+    let config = common::digits_fit_config(args, 0.005)?;
     let out = common::out_dir(args, "gaussian_digits");
     std::fs::create_dir_all(&out).map_err(|e| format!("--out {}: {e}", out.display()))?;
 
@@ -112,11 +107,9 @@ where
     let mut rbm =
         Rbm::<T, V, Bernoulli>::zeros(data.n_features(), hidden).map_err(|e| e.to_string())?;
     let mut progress = Progress::new(config.epochs);
-    let report: FitReport = match trainer {
-        Choice::Cd(t) => rbm.fit_observed(&data, &t, &config, &mut progress),
-        Choice::Pcd(t) => rbm.fit_observed(&data, &t, &config, &mut progress),
-    }
-    .map_err(|e| e.to_string())?;
+    let report = trainer
+        .fit(&mut rbm, &data, &config, &mut progress)
+        .map_err(|e| e.to_string())?;
     let metrics = report.final_metrics().unwrap_or_default();
     let (log_prob, method) = rbm
         .log_prob(&data, config.seed)

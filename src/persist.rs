@@ -73,9 +73,9 @@ use std::path::{Path, PathBuf};
 
 /// The `format` of a saved [`Rbm`].
 pub const RBM_FORMAT: &str = "rbms-rbm";
-/// The `format` of a saved [`GaussianRbm`](crate::GaussianRbm).
+/// The `format` of a saved [`GaussianRbm`].
 pub const GAUSSIAN_RBM_FORMAT: &str = "rbms-gaussian-rbm";
-/// The `format` of a saved [`GaussianSigmaRbm`](crate::GaussianSigmaRbm).
+/// The `format` of a saved [`GaussianSigmaRbm`].
 pub const GAUSSIAN_SIGMA_RBM_FORMAT: &str = "rbms-gaussian-sigma-rbm";
 /// The `format` of a saved [`TiedAutoencoder`].
 pub const TIED_AUTOENCODER_FORMAT: &str = "rbms-tied-autoencoder";

@@ -38,7 +38,7 @@
 //! Bernoulli RBM uses 0.05–0.1) on standardised data (see
 //! [`Standardizer`](crate::Standardizer)); [`GaussianSigma`] is more fragile still (a σ that
 //! shrinks makes v/σ large). A rate that is too large ends the run with
-//! [`Error::Diverged`](crate::Error::Diverged), keeping the last finite parameters.
+//! [`Error::Diverged`], keeping the last finite parameters.
 
 use crate::data::check_unit_interval;
 use crate::math::{gemm_at_b, logit_clipped, softplus};

@@ -27,7 +27,7 @@
 //! ```
 //!
 //! which [`Rbm::log_partition_exact`] evaluates by enumerating the 2^n_hidden hidden states
-//! in `f64` with log-sum-exp (up to [`MAX_EXACT_UNITS`](super::MAX_EXACT_UNITS) hidden units;
+//! in `f64` with log-sum-exp (up to [`MAX_EXACT_UNITS`] hidden units;
 //! the cost does not grow with the number of visible units beyond a factor n_visible).
 //!
 //! # AIS
