@@ -1,4 +1,5 @@
-//! One CD-1 and one PCD-1 step at MNIST size (batch 100, 784 → 500; FLOP/s), the free energy
+//! One CD-1 and one PCD-1 step at MNIST size (batch 100, 784 → 500; FLOP/s), CD-k for k = 1,
+//! 2, 4, 8 (FLOP/s: constant when the cost is linear in k), the free energy
 //! of a batch (samples/s), one digits epoch (1797 × 64 → 100, batch 10, PCD-1; samples/s), in
 //! f32 and f64; AIS at MNIST size (100 runs, 100 steps; chain-steps/s) and exact log Z of a
 //! 784 × 16 model (2¹⁶ hidden states; states/s).
@@ -52,6 +53,36 @@ fn mnist_step<T: Float, Tr: Trainer<Rbm<T>>>(c: &mut Criterion, name: &str, trai
             black_box(&rbm);
         })
     });
+    group.finish();
+}
+
+/// CD-k steps at MNIST size for k = 1, 2, 4, 8, with the throughput of the (3 + 2k) products
+/// of each: a constant FLOP/s across k shows the cost growing linearly in k.
+fn cdk_steps(c: &mut Criterion) {
+    let mut rng = RunRng::seed_from_u64(2);
+    let batch = mnist_like_batch::<f32>(100, &mut rng);
+    let data = Dataset::from_columns(batch.clone()).unwrap();
+    let mut rbm = Rbm::<f32>::new(784, 500).unwrap();
+    rbm.initialize(&Default::default(), Some(&data), &mut rng)
+        .unwrap();
+    let rule = UpdateRule::<f32>::from_config(&FitConfig::default().learning_rate(0.01)).unwrap();
+    let ctx = StepContext { epoch: 0, batch: 0 };
+    let mut group = c.benchmark_group("cdk_step_784x500_batch100_flop");
+    for k in [1usize, 2, 4, 8] {
+        let trainer = ContrastiveDivergence::new(k);
+        let mut state = trainer.init_state(&rbm, &data, 100, &mut rng).unwrap();
+        group.throughput(Throughput::Elements(
+            (3 + 2 * k as u64) * 2 * 100 * 784 * 500,
+        ));
+        group.bench_with_input(BenchmarkId::new("f32", k), &k, |b, _| {
+            b.iter(|| {
+                trainer
+                    .step(&mut rbm, batch.as_view(), &mut state, &rule, &mut rng, ctx)
+                    .unwrap();
+                black_box(&rbm);
+            })
+        });
+    }
     group.finish();
 }
 
@@ -133,6 +164,7 @@ fn benches(c: &mut Criterion) {
     mnist_step::<f64, _>(c, "cd1", ContrastiveDivergence::new(1));
     mnist_step::<f32, _>(c, "pcd1", PersistentCd::new(1, 100));
     mnist_step::<f64, _>(c, "pcd1", PersistentCd::new(1, 100));
+    cdk_steps(c);
     free_energy_batch::<f32>(c);
     free_energy_batch::<f64>(c);
     digits_epoch::<f32>(c);

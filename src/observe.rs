@@ -8,7 +8,7 @@
 mod early;
 mod gap;
 
-pub use early::{EarlyStopping, Validate, ValidationMetric};
+pub use early::{EarlyStopping, Validate, ValidationContext, ValidationMetric};
 pub use gap::{FreeEnergyGap, GapRecord};
 
 use crate::train::EpochReport;
@@ -103,6 +103,7 @@ impl<M, A: Observer<M>, B: Observer<M>> Observer<M> for (A, B) {
 /// Records every epoch report.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct History {
     /// The reports, in order.
     pub epochs: Vec<EpochReport>,

@@ -29,6 +29,14 @@
 //! more (an MNIST-sized model: 784 × 500, batch 100); for small models (the digits, 64 × 100,
 //! batch 10) a step takes microseconds and one thread is fastest, and the crate's small-layer
 //! kernels never split their work.
+//!
+//! # Choosing the scalar type
+//!
+//! `f32` trains about twice as fast as `f64` (an MNIST epoch, 784 × 500, batch 100: 2.9 s
+//! against 5.7 s on one thread of the machine of the README's table) and is accurate enough for
+//! training: the exact log Z, the AIS log-weights and the reported metrics are accumulated in
+//! `f64` whatever the model's type. Use `f64` for finite-difference gradient checks, property
+//! tests and comparisons with closed forms, where `f32`'s rounding would swamp the differences.
 
 use rand::{Rng, SeedableRng};
 

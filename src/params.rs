@@ -107,7 +107,7 @@ impl<T: Float> LayerParams<T> {
             });
         }
         Ok(Self {
-            weights: DMatrix::zeros(n_hidden, n_visible),
+            weights: try_zeros("n_visible × n_hidden weights", n_hidden, n_visible)?,
             visible_bias: DVector::zeros(n_visible),
             hidden_bias: DVector::zeros(n_hidden),
         })
@@ -220,4 +220,27 @@ impl<T: Float> Parameters for LayerParams<T> {
             hidden_bias: DVector::zeros(self.hidden_bias.len()),
         }
     }
+}
+
+/// A `rows × cols` zero matrix, or [`Error::InvalidParameter`] named `what` when its size
+/// overflows or the allocator refuses the memory (instead of aborting the process).
+pub(crate) fn try_zeros<T: Float>(
+    what: &'static str,
+    rows: usize,
+    cols: usize,
+) -> Result<DMatrix<T>> {
+    let refuse = |detail: String| Error::InvalidParameter {
+        name: what,
+        reason: format!("a {rows} × {cols} matrix cannot be allocated: {detail}"),
+    };
+    let n = rows
+        .checked_mul(cols)
+        .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<T>())
+        .ok_or_else(|| refuse("its size overflows".into()))?;
+    let mut probe: Vec<T> = Vec::new();
+    probe
+        .try_reserve_exact(n)
+        .map_err(|e| refuse(format!("{e}")))?;
+    drop(probe);
+    Ok(DMatrix::zeros(rows, cols))
 }

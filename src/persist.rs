@@ -9,7 +9,7 @@
 //! ```
 //!
 //! `format` says what the payload is ([`RBM_FORMAT`], [`TIED_AUTOENCODER_FORMAT`],
-//! [`CHECKPOINT_FORMAT`], [`HISTORY_FORMAT`]), `version` is the layout's version ([`FORMAT_VERSION`]), `scalar` the
+//! [`CHECKPOINT_FORMAT`], [`ONLINE_CHECKPOINT_FORMAT`], [`HISTORY_FORMAT`]), `version` is the layout's version ([`FORMAT_VERSION`]), `scalar` the
 //! model's scalar type. The loaders check all three before decoding the payload: a file of
 //! another kind or scalar type is [`Error::Format`], another version
 //! [`Error::VersionMismatch`]. Invalid JSON, a truncated file or a field of the wrong type is
@@ -62,7 +62,7 @@ use crate::autoencoder::{Autoencoder, Decoder, Loss};
 use crate::data::{check_finite, Minibatches};
 use crate::observe::History;
 use crate::params::{LayerParams, Model, Parameters};
-use crate::train::{CdState, Checkpoint, CheckpointRef, PcdState, SgdState};
+use crate::train::{CdState, Checkpoint, CheckpointRef, OnlineCheckpoint, PcdState, SgdState};
 use crate::units::GaussianParams;
 use crate::{Error, Float, GaussianRbm, GaussianSigmaRbm, Rbm, Result, TiedAutoencoder};
 use nalgebra::{DMatrix, DVector};
@@ -81,6 +81,8 @@ pub const GAUSSIAN_SIGMA_RBM_FORMAT: &str = "rbms-gaussian-sigma-rbm";
 pub const TIED_AUTOENCODER_FORMAT: &str = "rbms-tied-autoencoder";
 /// The `format` of a saved checkpoint.
 pub const CHECKPOINT_FORMAT: &str = "rbms-checkpoint";
+/// The `format` of a saved [`OnlineCheckpoint`].
+pub const ONLINE_CHECKPOINT_FORMAT: &str = "rbms-online-checkpoint";
 /// The `format` of a saved [`History`].
 pub const HISTORY_FORMAT: &str = "rbms-history";
 /// The layout version this crate writes and reads.
@@ -88,6 +90,7 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// The on-disk form of a saved value: a header and the value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Envelope<T> {
     /// What the payload is, e.g. [`RBM_FORMAT`].
     pub format: String,
@@ -149,8 +152,9 @@ pub trait Persist: Serialize + DeserializeOwned {
         from_json(json, Self::FORMAT, Self::scalar())
     }
 
-    /// Writes the value to a JSON file (through a temporary file in the same directory,
-    /// renamed into place, so that an interrupted save leaves any previous file intact).
+    /// Writes the value to a JSON file: through a temporary file in the same directory, synced
+    /// to disk and renamed into place, so that an interrupted save leaves any previous file
+    /// intact (and no temporary file when the save fails).
     fn save_json(&self, path: impl AsRef<Path>) -> Result<()> {
         write_file(path.as_ref(), &self.to_json_string()?)
     }
@@ -195,6 +199,17 @@ where
     S: Serialize + DeserializeOwned,
 {
     const FORMAT: &'static str = CHECKPOINT_FORMAT;
+    fn scalar() -> &'static str {
+        <M::Scalar as Float>::NAME
+    }
+}
+
+impl<M, S> Persist for OnlineCheckpoint<M, S>
+where
+    M: Model + Serialize + DeserializeOwned,
+    S: Serialize + DeserializeOwned,
+{
+    const FORMAT: &'static str = ONLINE_CHECKPOINT_FORMAT;
     fn scalar() -> &'static str {
         <M::Scalar as Float>::NAME
     }
@@ -329,22 +344,42 @@ fn from_json<T: DeserializeOwned>(
 }
 
 fn read_file(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
+    })?;
+    String::from_utf8(bytes).map_err(|e| Error::Corrupt {
+        what: "file",
+        reason: format!("{} is not UTF-8 text (JSON): {e}", path.display()),
     })
 }
 
 fn write_file(path: &Path, contents: &str) -> Result<()> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SAVES: AtomicU64 = AtomicU64::new(0);
+    // A temporary name of this process and save, in the target's directory (so the rename
+    // stays on one file system); written, synced to disk, then renamed over the target.
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
+    tmp.push(format!(
+        ".{}-{}.tmp",
+        std::process::id(),
+        SAVES.fetch_add(1, Ordering::Relaxed)
+    ));
     let tmp = PathBuf::from(tmp);
     let write_error = |source| Error::Write {
         path: path.to_path_buf(),
         source,
     };
-    std::fs::write(&tmp, contents).map_err(write_error)?;
-    std::fs::rename(&tmp, path).map_err(write_error)
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(contents.as_bytes())?;
+        f.sync_all()
+    });
+    let result = written.and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        std::fs::remove_file(&tmp).ok();
+    }
+    result.map_err(write_error)
 }
 
 thread_local! {
@@ -363,6 +398,37 @@ fn checked<T, E: serde::de::Error>(result: Result<T>) -> std::result::Result<T, 
         });
         E::custom(message)
     })
+}
+
+// ---- generators ----------------------------------------------------------------------------
+
+/// The 256-bit state of a [`RunRng`](crate::train::RunRng), as `rand_xoshiro` writes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRng {
+    s: [u64; 4],
+}
+
+/// Reads a generator's state, refusing the all-zero state (Xoshiro's only invalid one: it
+/// would output 0 for ever, and a shuffle drawing from it would never end).
+pub(crate) fn checked_rng<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<crate::train::RunRng, D::Error> {
+    use rand::SeedableRng;
+    let raw = RawRng::deserialize(deserializer)?;
+    if raw.s == [0; 4] {
+        return checked(Err(Error::Corrupt {
+            what: CHECKPOINT_FORMAT,
+            reason: "a generator state of all zeros (Xoshiro256++ cannot leave it)".into(),
+        }));
+    }
+    let mut seed = [0u8; 32];
+    for (chunk, word) in seed.chunks_exact_mut(8).zip(raw.s) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    // `from_seed` takes the state as four little-endian words, as is (it replaces only the
+    // all-zero seed, refused above).
+    Ok(crate::train::RunRng::from_seed(seed))
 }
 
 // ---- matrices -------------------------------------------------------------------------------

@@ -810,3 +810,49 @@ fn f32_update_rule_rejects_values_that_round_out_of_range() {
     assert!(UpdateRule::<f64>::from_config(&base.clone().learning_rate(1e39)).is_ok());
     assert!(UpdateRule::<f64>::from_config(&base.clone().momentum(mu)).is_ok());
 }
+
+/// Sizes too large for memory are errors, not aborts: a model of 2^40 weights, 2^40 or
+/// usize::MAX persistent chains; and a run of usize::MAX epochs that an observer stops trains
+/// normally (no allocation sized by the epoch count).
+#[test]
+fn sizes_too_large_for_memory_are_errors() {
+    use rbms::observe::FnObserver;
+    assert!(matches!(
+        Rbm::<f32>::new(1 << 20, 1 << 20),
+        Err(Error::InvalidParameter { .. })
+    ));
+    let data = rbms::datasets::digits_scaled::<f32>().head(50).unwrap();
+    let config = FitConfig::default()
+        .epochs(2)
+        .metrics(rbms::MetricsConfig::none());
+    for chains in [usize::MAX, 1 << 40] {
+        let mut rbm = Rbm::<f32>::new(64, 8).unwrap();
+        let err = rbm
+            .fit(&data, &PersistentCd::new(1, chains), &config)
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidParameter { .. }),
+            "{chains}: {err:?}"
+        );
+    }
+    for epochs in [usize::MAX, 1 << 40] {
+        let mut rbm = Rbm::<f32>::new(64, 8).unwrap();
+        let mut stop = FnObserver(|_: &Rbm<f32>, r: &rbms::train::EpochReport| {
+            if r.epoch == 1 {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        });
+        let report = rbm
+            .fit_observed(
+                &data,
+                &PersistentCd::new(1, 5),
+                &config.clone().epochs(epochs),
+                &mut stop,
+            )
+            .unwrap();
+        assert_eq!(report.epochs.len(), 2);
+        assert!(report.stopped_early);
+    }
+}

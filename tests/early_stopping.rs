@@ -188,7 +188,10 @@ fn bad_settings_are_errors() {
     let narrow = Dataset::from_row_major(2, 10, &[0.0f32; 20]).unwrap();
     assert!(matches!(
         EarlyStopping::new(&rbm, narrow, m, 1),
-        Err(Error::ShapeMismatch { .. })
+        Err(Error::ShapeMismatch {
+            what: "validation set",
+            ..
+        })
     ));
     // nothing measured: nothing to restore; another shape: an error
     let early = EarlyStopping::new(&rbm, valid.clone(), m, 1).unwrap();
@@ -264,4 +267,121 @@ fn history_exports_csv() {
     assert!(rows[1][5].parse::<f64>().unwrap() > 0.0);
     assert_eq!(rows[2][7], "");
     assert!(rows[3][7].parse::<f64>().unwrap() < 0.0);
+}
+
+/// The free-energy gap: each measurement is mean F(valid) − mean F(train subset), recomputed
+/// here; training long on 100 samples overfits, the gap grows and the monitor stops.
+#[test]
+fn free_energy_gap_metric_stops_when_the_gap_grows() {
+    use rbms::EnergyModel;
+    let digits = digits_scaled::<f64>();
+    let train = digits.head(100).unwrap();
+    let valid = digits.select(&(1000..1100).collect::<Vec<_>>()).unwrap();
+    let mean_f =
+        |m: &Rbm<f64>, d: &Dataset<f64>| m.free_energy(d.samples().as_view()).unwrap().mean();
+    let mut gaps = Vec::new();
+    let mut recorder = FnObserver(|m: &Rbm<f64>, _: &EpochReport| {
+        gaps.push(mean_f(m, &valid) - mean_f(m, &train));
+        Control::Continue
+    });
+    let mut rbm = Rbm::<f64>::new(64, 100).unwrap();
+    let mut early = EarlyStopping::free_energy_gap(&rbm, train.clone(), valid.clone(), 3).unwrap();
+    let config = FitConfig::default()
+        .epochs(200)
+        .learning_rate(0.1)
+        .batch_size(10)
+        .seed(2)
+        .metrics(MetricsConfig::none());
+    let report = rbm
+        .fit_observed(
+            &train,
+            &PersistentCd::new(1, 10),
+            &config,
+            &mut (&mut recorder, &mut early),
+        )
+        .unwrap();
+    assert!(report.stopped_early, "the gap never grew 3 times: {gaps:?}");
+    let recorded: Vec<f64> = early.history().iter().map(|h| h.1).collect();
+    assert_eq!(recorded.len(), gaps.len());
+    for (a, b) in recorded.iter().zip(&gaps) {
+        assert!((a - b).abs() < 1e-9 * b.abs().max(1.0), "{a} vs {b}");
+    }
+    let (best, stop) = expected(&gaps, 3, 0.0, false);
+    assert_eq!((early.best_epoch(), early.stopped_at()), (Some(best), stop));
+    // overfitting: the last gap is well above the best one
+    assert!(gaps[gaps.len() - 1] > gaps[best] + 0.1, "{gaps:?}");
+}
+
+/// The AIS log-likelihood, measured every 2 epochs: on a model small enough for the exact
+/// log Z, each measurement is within a few standard errors of the exact mean log p.
+#[test]
+fn ais_metric_every_two_epochs_tracks_the_exact_log_likelihood() {
+    use rbms::rbm::{AisBase, AisConfig, AisSchedule};
+    let digits = digits_scaled::<f64>().binarize(0.5);
+    let train = digits.head(500).unwrap();
+    let valid = digits.select(&(1000..1200).collect::<Vec<_>>()).unwrap();
+    let mut exact = Vec::new();
+    let mut recorder = FnObserver(|m: &Rbm<f64>, r: &EpochReport| {
+        if (r.epoch + 1).is_multiple_of(2) {
+            exact.push(m.log_prob_exact(&valid).unwrap().mean());
+        }
+        Control::Continue
+    });
+    let mut rbm = Rbm::<f64>::new(64, 10).unwrap();
+    let ais = AisConfig::default()
+        .schedule(AisSchedule::linear(2_000).unwrap())
+        .base(AisBase::from_data(&train).unwrap())
+        .runs(100)
+        .seed(7);
+    let mut early = EarlyStopping::ais(&rbm, valid.clone(), ais, 100)
+        .unwrap()
+        .every(2)
+        .unwrap();
+    let config = FitConfig::default()
+        .epochs(6)
+        .learning_rate(0.05)
+        .batch_size(10)
+        .seed(3)
+        .metrics(MetricsConfig::none());
+    rbm.fit_observed(
+        &train,
+        &PersistentCd::new(1, 10),
+        &config,
+        &mut (&mut recorder, &mut early),
+    )
+    .unwrap();
+    let epochs: Vec<usize> = early.history().iter().map(|h| h.0).collect();
+    assert_eq!(epochs, vec![1, 3, 5]);
+    for ((_, ais_ll), exact_ll) in early.history().iter().zip(&exact) {
+        assert!(
+            (ais_ll - exact_ll).abs() < 0.3,
+            "AIS {ais_ll} vs exact {exact_ll}"
+        );
+    }
+    // it is a log-likelihood: higher is better, and training improved it
+    assert!(exact[2] > exact[0] + 0.1, "{exact:?}");
+    let values: Vec<f64> = early.history().iter().map(|h| h.1).collect();
+    let (best, _) = expected(&values, 100, 0.0, true);
+    assert_eq!(early.best_epoch(), Some(epochs[best]));
+    // bad settings and missing metrics are errors
+    assert!(matches!(
+        EarlyStopping::new(&rbm, valid.clone(), ValidationMetric::FreeEnergyGap, 1),
+        Err(Error::InvalidParameter { name: "metric", .. })
+    ));
+    assert!(matches!(
+        EarlyStopping::new(
+            &rbm,
+            valid.clone(),
+            ValidationMetric::ReconstructionError,
+            1
+        )
+        .unwrap()
+        .every(0),
+        Err(Error::InvalidParameter { name: "every", .. })
+    ));
+    let ae = TiedAutoencoder::<f64>::new(64, 8, Decoder::Sigmoid, Loss::CrossEntropy).unwrap();
+    assert!(matches!(
+        EarlyStopping::new(&ae, valid, ValidationMetric::AisLogLikelihood, 1),
+        Err(Error::InvalidParameter { name: "metric", .. })
+    ));
 }

@@ -211,3 +211,199 @@ fn partial_fit_checks_its_chunk_and_reports_the_loss() {
     assert_eq!(r.train_loss, report.epochs[0].train_loss);
     assert!(r.train_loss.unwrap() > 0.0);
 }
+
+/// An IDX image file (`n × rows × cols`) holding `pixels` (row-major, one image after another).
+fn idx_bytes(n: u32, rows: u32, cols: u32, pixels: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, 3];
+    for d in [n, rows, cols] {
+        b.extend(d.to_be_bytes());
+    }
+    b.extend_from_slice(pixels);
+    b
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rbms-online-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// The digits as 8 × 8 bytes (0..=16 scaled to 0..=255), one image after another.
+fn digit_pixels() -> Vec<u8> {
+    let d = rbms::datasets::digits::<f64>();
+    let m = d.samples();
+    (0..m.ncols())
+        .flat_map(|j| (0..64).map(move |i| (m[(i, j)] * 255.0 / 16.0).round() as u8))
+        .collect()
+}
+
+/// Training from `idx_image_chunks` (raw and gzip) gives the same bits as one `partial_fit` on
+/// the whole file read by `read_idx_images`, and the chunks have the announced sizes.
+#[test]
+fn idx_chunks_stream_equals_whole_file() {
+    let pixels = digit_pixels();
+    let raw = idx_bytes(1797, 8, 8, &pixels);
+    let whole: Dataset<f32> =
+        rbms::datasets::read_idx_images(temp_file("whole-idx3-ubyte", &raw)).unwrap();
+    let make = || Rbm::<f32>::new(64, 16).unwrap();
+    let trainer = PersistentCd::new(1, 7);
+    let mut reference = make();
+    let mut s = OnlineFit::new(&mut reference, &whole, trainer, &config()).unwrap();
+    s.partial_fit(&mut reference, &whole).unwrap();
+    for (name, bytes) in [
+        ("raw-idx3-ubyte", raw.clone()),
+        ("gz-idx3-ubyte", gzip(&raw)),
+    ] {
+        let path = temp_file(name, &bytes);
+        let sizes: Vec<usize> = rbms::datasets::idx_image_chunks::<f32>(&path, 500)
+            .unwrap()
+            .map(|c| c.unwrap().n_samples())
+            .collect();
+        assert_eq!(sizes, vec![500, 500, 500, 297], "{name}");
+        let chunks = rbms::datasets::idx_image_chunks::<f32>(&path, 500).unwrap();
+        assert_eq!((chunks.n_images(), chunks.n_pixels()), (1797, 64));
+        let mut streamed = make();
+        let mut s = OnlineFit::new(&mut streamed, &whole, trainer, &config()).unwrap();
+        let report = s.fit_stream(&mut streamed, chunks).unwrap();
+        assert_eq!(report.samples, 1797);
+        assert_eq!(bits(&streamed), bits(&reference), "{name}");
+    }
+}
+
+/// A truncated file, bytes after the payload, a wrong magic number, a corrupt gzip stream and a
+/// zero chunk size are typed errors; `fit_stream` stops at the bad chunk and returns its error.
+#[test]
+fn idx_chunks_bad_files() {
+    use rbms::datasets::idx_image_chunks;
+    let pixels: Vec<u8> = (0..10 * 4).map(|i| (i * 6) as u8).collect();
+    let good = idx_bytes(10, 2, 2, &pixels);
+    // truncated in the third chunk of 4 images: 36 of 40 payload bytes
+    let cut = temp_file("cut-idx3-ubyte", &good[..good.len() - 4]);
+    let items: Vec<_> = idx_image_chunks::<f64>(&cut, 4).unwrap().collect();
+    assert_eq!(items.len(), 3);
+    assert!(items[0].is_ok() && items[1].is_ok());
+    match &items[2] {
+        Err(Error::IdxTruncated {
+            expected, found, ..
+        }) => assert_eq!((*expected, *found), (40, 36)),
+        other => panic!("expected IdxTruncated, got {other:?}"),
+    }
+    // the same through gzip
+    let cut_gz = temp_file("cut-gz-idx3-ubyte", &gzip(&good[..good.len() - 4]));
+    let last = idx_image_chunks::<f64>(&cut_gz, 4).unwrap().last().unwrap();
+    assert!(
+        matches!(
+            last,
+            Err(Error::IdxTruncated {
+                expected: 40,
+                found: 36,
+                ..
+            })
+        ),
+        "{last:?}"
+    );
+    // bytes left over
+    let mut long = good.clone();
+    long.push(7);
+    let long = temp_file("long-idx3-ubyte", &long);
+    let items: Vec<_> = idx_image_chunks::<f64>(&long, 5).unwrap().collect();
+    assert_eq!(items.len(), 3);
+    assert!(
+        matches!(items[2], Err(Error::IdxDimensions { .. })),
+        "{:?}",
+        items[2]
+    );
+    // wrong magic (labels file, 1-d) and header cut short
+    let labels = temp_file("labels-idx1-ubyte", &[0, 0, 8, 1, 0, 0, 0, 2, 3, 4]);
+    assert!(matches!(
+        idx_image_chunks::<f64>(&labels, 4).unwrap_err(),
+        Error::IdxMagic {
+            found: 0x0801,
+            expected: 0x0803,
+            ..
+        }
+    ));
+    let short = temp_file("short-idx3-ubyte", &good[..9]);
+    assert!(matches!(
+        idx_image_chunks::<f64>(&short, 4).unwrap_err(),
+        Error::IdxTruncated {
+            expected: 16,
+            found: 9,
+            ..
+        }
+    ));
+    let zero = temp_file("zero-idx3-ubyte", &idx_bytes(0, 2, 2, &[]));
+    assert!(matches!(
+        idx_image_chunks::<f64>(&zero, 4).unwrap_err(),
+        Error::IdxDimensions { .. }
+    ));
+    assert!(matches!(
+        idx_image_chunks::<f64>(&cut, 0).unwrap_err(),
+        Error::InvalidParameter {
+            name: "chunk_size",
+            ..
+        }
+    ));
+    // corrupt gzip: flip bytes in the deflate stream
+    let mut bad_gz = gzip(&good);
+    let mid = bad_gz.len() / 2;
+    for b in &mut bad_gz[12..mid] {
+        *b ^= 0x5a;
+    }
+    let bad_gz = temp_file("bad-gz-idx3-ubyte", &bad_gz);
+    let any_err = match idx_image_chunks::<f64>(&bad_gz, 4) {
+        Err(e) => Some(e),
+        Ok(it) => it.filter_map(|c| c.err()).next(),
+    };
+    assert!(
+        matches!(
+            any_err,
+            Some(Error::Io { .. })
+                | Some(Error::IdxMagic { .. })
+                | Some(Error::IdxTruncated { .. })
+                | Some(Error::IdxDimensions { .. })
+        ),
+        "{any_err:?}"
+    );
+    // fit_stream stops at the first bad chunk and returns its error
+    let data = Dataset::<f64>::from_columns(nalgebra::DMatrix::from_element(4, 16, 0.5)).unwrap();
+    let mut rbm = Rbm::<f64>::new(4, 3).unwrap();
+    let mut s = OnlineFit::new(&mut rbm, &data, ContrastiveDivergence::new(1), &config()).unwrap();
+    let err = s
+        .fit_stream(&mut rbm, idx_image_chunks::<f64>(&cut, 4).unwrap())
+        .unwrap_err();
+    assert!(matches!(err, Error::IdxTruncated { .. }));
+    assert_eq!(s.chunks_done(), 2);
+}
+
+/// A header announcing far more than the file holds is a truncation error once the data run
+/// out, without allocating what the header claims (4 GB, or a size that overflows).
+#[test]
+fn idx_chunks_huge_headers_are_bounded() {
+    use rbms::datasets::idx_image_chunks;
+    for (dims, chunk) in [
+        ([1u32, 65535, 65535], 1usize),
+        ([u32::MAX, u32::MAX, u32::MAX], 1),
+        ([u32::MAX, 1, u32::MAX], 1_000_000),
+    ] {
+        let path = temp_file(
+            "huge-idx3-ubyte",
+            &idx_bytes(dims[0], dims[1], dims[2], &[1, 2, 3]),
+        );
+        let result = idx_image_chunks::<f32>(&path, chunk).map(|mut it| it.next());
+        match result {
+            Err(Error::IdxDimensions { .. }) => {}
+            Ok(Some(Err(Error::IdxTruncated { found: 3, .. }))) => {}
+            other => panic!("{dims:?} chunk {chunk}: {other:?}"),
+        }
+    }
+}

@@ -704,6 +704,7 @@ fn load_all(text: &str) -> Vec<bool> {
         CheckpointOf::<Rbm<f64>, PersistentCd>::from_json_str(text).is_ok(),
         CheckpointOf::<TiedAutoencoder<f32>, Sgd>::from_json_str(text).is_ok(),
         History::from_json_str(text).is_ok(),
+        rbms::train::OnlineCheckpoint::<Rbm<f64>, rbms::train::PcdState<rbms::RbmParams<f64>>>::from_json_str(text).is_ok(),
     ]
 }
 
@@ -744,6 +745,16 @@ fn valid_files() -> Vec<String> {
             &Sgd::new().noise(Noise::Masking { fraction: 0.5 }),
         ),
         history.to_json().unwrap(),
+        {
+            let data = small_data::<f64>();
+            let config = FitConfig::default().batch_size(6).seed(2);
+            let mut rbm = Rbm::<f64>::new(6, 3).unwrap();
+            let mut s =
+                rbms::train::OnlineFit::new(&mut rbm, &data, PersistentCd::new(1, 2), &config)
+                    .unwrap();
+            s.partial_fit(&mut rbm, &data).unwrap();
+            s.checkpoint(&rbm).to_json_string().unwrap()
+        },
     ]
 }
 
@@ -952,4 +963,293 @@ fn gaussian_models_resume_bit_identically() {
         &gaussian_data(),
         &PersistentCd::new(1, 7),
     );
+}
+
+/// A generator state of all zeros, unknown fields anywhere, chain states that no sampler
+/// writes, an unsorted metric subset and counters that disagree are refused: at load (the
+/// first two) or at resume (the rest), never a hang or a silently different run.
+#[test]
+fn hostile_checkpoints_are_refused() {
+    type Pcd = CheckpointOf<Rbm<f32>, PersistentCd>;
+    let pcd = PersistentCd::new(1, 3);
+    let json = small_checkpoint(Rbm::<f32>::new(6, 4).unwrap(), &pcd);
+    let good: Value = serde_json::from_str(&json).unwrap();
+    let load = |v: &Value| Pcd::from_json_str(&v.to_string());
+
+    for field in ["rng", "metric_rng"] {
+        let mut v = good.clone();
+        v["payload"][field] = json!({"s": [0, 0, 0, 0]});
+        assert!(
+            matches!(load(&v), Err(Error::Corrupt { reason, .. }) if reason.contains("all zeros")),
+            "{field}"
+        );
+        let mut v = good.clone();
+        v["payload"][field]["extra"] = json!(1);
+        assert!(
+            matches!(load(&v), Err(Error::Corrupt { .. })),
+            "{field} extra"
+        );
+    }
+    // a state read back is the state written: the loaded generator continues the stream
+    let c = load(&good).unwrap();
+    assert_eq!(
+        serde_json::to_value(c.rng()).unwrap(),
+        good["payload"]["rng"]
+    );
+    for path in [
+        &["extra"][..],
+        &["payload", "extra"],
+        &["payload", "state", "extra"],
+    ] {
+        let mut v = good.clone();
+        let mut at = &mut v;
+        for key in &path[..path.len() - 1] {
+            at = &mut at[*key];
+        }
+        at[path[path.len() - 1]] = json!(0);
+        assert!(matches!(load(&v), Err(Error::Corrupt { .. })), "{path:?}");
+    }
+
+    let data = small_data::<f32>();
+    let config = small_config().epochs(4);
+    let resume_err = |v: &Value| {
+        let checkpoint = load(v).unwrap();
+        let mut model = Rbm::<f32>::new(6, 4).unwrap();
+        resume(&mut model, checkpoint, &data, &pcd, &config, &mut ()).unwrap_err()
+    };
+    for (chain, value) in [
+        ("chain_visible", 5.0),
+        ("chain_visible", -1e30),
+        ("chain_hidden", 2.0),
+    ] {
+        let mut v = good.clone();
+        v["payload"]["state"][chain]["data"][0] = json!(value);
+        let err = resume_err(&v);
+        assert!(
+            matches!(
+                err,
+                Error::OutsideUnitInterval { .. } | Error::ResumeMismatch { .. }
+            ),
+            "{chain} {value}: {err:?}"
+        );
+    }
+    let mut v = good.clone();
+    let idx = v["payload"]["metric_indices"].as_array_mut().unwrap();
+    idx.swap(0, 1);
+    assert!(matches!(
+        resume_err(&v),
+        Error::ResumeMismatch {
+            what: "metric subset",
+            ..
+        }
+    ));
+    let mut v = good.clone();
+    v["payload"]["steps_done"] = json!(5);
+    assert!(matches!(
+        resume_err(&v),
+        Error::ResumeMismatch {
+            what: "epoch and step counters",
+            ..
+        }
+    ));
+    // bytes that are not UTF-8 are a corrupt file, not an I/O failure
+    let path = std::env::temp_dir().join(format!("rbms-serde-utf8-{}.json", std::process::id()));
+    std::fs::write(&path, [0x7b, 0xff, 0xfe, 0x7d]).unwrap();
+    assert!(matches!(
+        Rbm::<f32>::load_json(&path),
+        Err(Error::Corrupt { .. })
+    ));
+    std::fs::remove_file(&path).ok();
+}
+
+/// A run stopped by a step observer in the middle of an epoch leaves no checkpoint for that
+/// epoch: the last one saved is at the boundary before, and resuming from it is the
+/// uninterrupted run.
+#[test]
+fn a_mid_epoch_stop_leaves_no_checkpoint_of_its_epoch() {
+    use rbms::observe::StepReport;
+    use rbms::{Control, Observer};
+    struct StopAt(usize, usize);
+    impl Observer<Rbm<f64>> for StopAt {
+        fn on_epoch(&mut self, _: &Rbm<f64>, _: &rbms::train::EpochReport) -> Control {
+            Control::Continue
+        }
+        fn on_step(&mut self, _: &Rbm<f64>, _: &StepReport) -> Control {
+            self.1 += 1;
+            if self.1 == self.0 {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        }
+        fn wants_steps(&self) -> bool {
+            true
+        }
+    }
+    let data = small_data::<f64>(); // 20 samples, batch 6: 4 steps per epoch
+    let cd = ContrastiveDivergence::new(1);
+    let config = small_config().epochs(3);
+    let mut full = Rbm::<f64>::new(6, 4).unwrap();
+    fit(&mut full, &data, &cd, &config, &mut ()).unwrap();
+
+    let mut saved = Vec::new();
+    let mut model = Rbm::<f64>::new(6, 4).unwrap();
+    fit_checkpointed(
+        &mut model,
+        &data,
+        &cd,
+        &config,
+        &mut StopAt(6, 0),
+        1,
+        |c: &rbms::train::CheckpointRef<'_, Rbm<f64>, _>| {
+            saved.push(c.to_checkpoint());
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(saved.len(), 1, "only epoch 0 completed");
+    let last = saved.pop().unwrap();
+    assert_eq!((last.epochs_done(), last.steps_done()), (1, 4));
+    let mut resumed = Rbm::<f64>::new(6, 4).unwrap();
+    resume(&mut resumed, last, &data, &cd, &config, &mut ()).unwrap();
+    assert_eq!(bits(&resumed), bits(&full));
+}
+
+/// An online session checkpointed after two chunks, saved as JSON, loaded and resumed, gives
+/// the bits of the uninterrupted session (CD, PCD, Sgd; f32 and f64); a fit run continued
+/// online from its checkpoint equals a longer fit.
+#[test]
+fn online_sessions_resume_bit_identically() {
+    use rbms::train::{OnlineCheckpoint, OnlineFit};
+    fn check<M, Tr>(make: impl Fn() -> M, data: &Dataset<M::Scalar>, trainer: Tr)
+    where
+        M: FitModel + Clone + Serialize + DeserializeOwned + Debug,
+        Tr: Resumable<M> + Clone,
+        Tr::State: Clone + Serialize + DeserializeOwned,
+    {
+        let config = FitConfig::default()
+            .batch_size(7)
+            .momentum(0.5)
+            .seed(5)
+            .shuffle(false);
+        let n = data.n_samples();
+        let chunks: Vec<Dataset<M::Scalar>> = [(0, 5), (5, 12), (12, 13), (13, n)]
+            .iter()
+            .map(|&(a, b)| data.select(&(a..b).collect::<Vec<_>>()).unwrap())
+            .collect();
+        let mut straight = make();
+        let mut s = OnlineFit::new(&mut straight, data, trainer.clone(), &config).unwrap();
+        for c in &chunks {
+            s.partial_fit(&mut straight, c).unwrap();
+        }
+        let mut first = make();
+        let mut s = OnlineFit::new(&mut first, data, trainer.clone(), &config).unwrap();
+        for c in &chunks[..2] {
+            s.partial_fit(&mut first, c).unwrap();
+        }
+        let json = s.checkpoint(&first).to_json_string().unwrap();
+        drop(s);
+        let loaded = OnlineCheckpoint::<M, Tr::State>::from_json_str(&json).unwrap();
+        assert_eq!(loaded.chunks_done(), 2);
+        let mut resumed = make();
+        let mut s = OnlineFit::resume(&mut resumed, loaded, trainer.clone(), &config).unwrap();
+        for c in &chunks[2..] {
+            s.partial_fit(&mut resumed, c).unwrap();
+        }
+        assert_eq!(bits(&resumed), bits(&straight), "{}", trainer.name());
+        assert_eq!(s.chunks_done(), 4);
+        // another batch size is refused, the model untouched
+        let loaded = OnlineCheckpoint::<M, Tr::State>::from_json_str(&json).unwrap();
+        let mut other = make();
+        let before = bits(&other);
+        assert!(matches!(
+            OnlineFit::resume(
+                &mut other,
+                loaded,
+                trainer.clone(),
+                &config.clone().batch_size(8)
+            ),
+            Err(Error::ResumeMismatch { .. })
+        ));
+        assert_eq!(bits(&other), before);
+
+        // fit for 2 epochs, continued online by one pass = fit for 3 epochs
+        let fit_config = config.clone().metrics(MetricsConfig::none());
+        let mut three = make();
+        fit(
+            &mut three,
+            data,
+            &trainer,
+            &fit_config.clone().epochs(3),
+            &mut (),
+        )
+        .unwrap();
+        let mut saved = None;
+        let mut two = make();
+        fit_checkpointed(
+            &mut two,
+            data,
+            &trainer,
+            &fit_config.clone().epochs(2),
+            &mut (),
+            2,
+            |c: &rbms::train::CheckpointRef<'_, M, Tr::State>| {
+                saved = Some(c.to_checkpoint());
+                Ok(())
+            },
+        )
+        .unwrap();
+        let mut s =
+            OnlineFit::from_fit_checkpoint(&mut two, saved.unwrap(), trainer.clone(), &config)
+                .unwrap();
+        s.partial_fit(&mut two, data).unwrap();
+        assert_eq!(
+            bits(&two),
+            bits(&three),
+            "{} fit then online",
+            trainer.name()
+        );
+    }
+    let d32 = small_data::<f32>();
+    let d64 = small_data::<f64>();
+    check(
+        || Rbm::<f32>::new(6, 4).unwrap(),
+        &d32,
+        ContrastiveDivergence::new(2),
+    );
+    check(
+        || Rbm::<f64>::new(6, 4).unwrap(),
+        &d64,
+        PersistentCd::new(1, 5),
+    );
+    check(
+        || TiedAutoencoder::<f64>::new(6, 3, Decoder::Sigmoid, Loss::CrossEntropy).unwrap(),
+        &d64,
+        Sgd::new().noise(Noise::Masking { fraction: 0.2 }),
+    );
+}
+
+/// A save that cannot be renamed into place (the target is a directory) is an error and leaves
+/// no temporary file behind; a save over an existing file replaces it.
+#[test]
+fn failed_saves_leave_no_temporary_file() {
+    let dir = std::env::temp_dir().join(format!("rbms-serde-save-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("target")).unwrap();
+    let rbm = Rbm::<f32>::new(3, 2).unwrap();
+    assert!(matches!(
+        rbm.save_json(dir.join("target")),
+        Err(Error::Write { .. })
+    ));
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("target")]);
+    let file = dir.join("model.json");
+    rbm.save_json(&file).unwrap();
+    let other = rbm_from(3, 2, &[0.5f32; 11]);
+    other.save_json(&file).unwrap();
+    assert_eq!(Rbm::<f32>::load_json(&file).unwrap(), other);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+    std::fs::remove_dir_all(&dir).ok();
 }

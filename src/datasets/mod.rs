@@ -6,6 +6,8 @@
 //!   the four standard IDX files (gzip-compressed or not).
 //! * [`read_idx`] / [`parse_idx`]: the IDX container itself (unsigned-byte arrays of any rank),
 //!   with [`read_idx_images`] and [`read_idx_labels`] for the 3-d image / 1-d label layouts.
+//! * [`idx_image_chunks`]: the images of an IDX file a chunk at a time, in memory bounded by
+//!   one chunk, for training on files larger than memory.
 //!
 //! Every loader returns samples as [`Dataset`]s, one sample per column.
 //!
@@ -35,6 +37,9 @@ use flate2::read::MultiGzDecoder;
 use nalgebra::DMatrix;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+
+mod stream;
+pub use stream::{idx_image_chunks, IdxImageChunks};
 
 /// The gzip-compressed CSV of the digits (1797 lines of 64 features and a label).
 const DIGITS_GZ: &[u8] = include_bytes!("digits.csv.gz");

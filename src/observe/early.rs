@@ -1,13 +1,16 @@
 //! Early stopping on a validation metric, keeping the best parameters.
 
+use super::gap::mean_free_energy;
 use super::{Control, Observer};
 use crate::params::{Model, Parameters};
+use crate::rbm::AisConfig;
 use crate::train::{EpochReport, FitModel};
 use crate::units::{HiddenUnits, VisibleUnits};
 use crate::{Dataset, Error, Float, Rbm, Result, TiedAutoencoder};
 
 /// What [`EarlyStopping`] measures on the validation set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ValidationMetric {
     /// Mean squared reconstruction error (mean-field for an RBM): lower is better. Every model.
     ReconstructionError,
@@ -15,24 +18,80 @@ pub enum ValidationMetric {
     PseudoLikelihood,
     /// Mean reconstruction loss (no noise, no penalty): lower is better. Autoencoders.
     Loss,
+    /// Mean free energy of the validation set minus that of a fixed subset of the training
+    /// data (Hinton's overfitting measure; see [`FreeEnergyGap`](super::FreeEnergyGap)): lower
+    /// is better. Energy models; build the monitor with
+    /// [`EarlyStopping::free_energy_gap`].
+    FreeEnergyGap,
+    /// Mean log-probability of the validation set, −F(v) − log Ẑ with log Ẑ from forward AIS
+    /// ([`Rbm::ais`], seeded, so every measurement uses the same random numbers): higher is
+    /// better. RBMs; build the monitor with [`EarlyStopping::ais`], usually with a measurement
+    /// every few epochs, as AIS costs far more than an epoch.
+    AisLogLikelihood,
 }
 
 impl ValidationMetric {
     /// Whether larger values are better.
     pub fn higher_is_better(self) -> bool {
-        self == Self::PseudoLikelihood
+        matches!(self, Self::PseudoLikelihood | Self::AisLogLikelihood)
+    }
+}
+
+/// What some metrics need beside the validation set: the training subset of
+/// [`ValidationMetric::FreeEnergyGap`] and the AIS settings of
+/// [`ValidationMetric::AisLogLikelihood`].
+#[derive(Debug, Clone)]
+pub struct ValidationContext<T: Float> {
+    /// The fixed training subset the gap is measured against.
+    pub reference: Option<Dataset<T>>,
+    /// The AIS settings (schedule, runs, seed, base model).
+    pub ais: AisConfig,
+}
+
+impl<T: Float> Default for ValidationContext<T> {
+    fn default() -> Self {
+        Self {
+            reference: None,
+            ais: AisConfig::default(),
+        }
     }
 }
 
 /// A model that can be scored on a validation set by a [`ValidationMetric`].
 pub trait Validate: FitModel {
     /// The metric's value on `data`, or [`Error::InvalidParameter`] (named `"metric"`) for a
-    /// metric the model does not have.
+    /// metric the model does not have (or whose context is missing).
     fn validation_metric(
         &self,
         metric: ValidationMetric,
         data: &Dataset<Self::Scalar>,
+        context: &ValidationContext<Self::Scalar>,
     ) -> Result<f64>;
+}
+
+/// A data check's error, naming the set it was about.
+fn as_validation_error(e: Error, what: &'static str) -> Error {
+    match e {
+        Error::ShapeMismatch {
+            expected, found, ..
+        } => Error::ShapeMismatch {
+            what,
+            expected,
+            found,
+        },
+        Error::OutsideUnitInterval {
+            sample,
+            feature,
+            value,
+            ..
+        } => Error::OutsideUnitInterval {
+            what,
+            sample,
+            feature,
+            value,
+        },
+        other => other,
+    }
 }
 
 fn no_metric(metric: ValidationMetric, model: &str) -> Error {
@@ -42,30 +101,63 @@ fn no_metric(metric: ValidationMetric, model: &str) -> Error {
     }
 }
 
-/// Every unit kind has the reconstruction error; the pseudo-likelihood is defined for
-/// Bernoulli–Bernoulli models only (an error for real-valued visible units).
+/// Every unit kind has the reconstruction error and the free-energy gap; the
+/// pseudo-likelihood and the AIS log-likelihood are those of Bernoulli–Bernoulli models (an
+/// error for other unit kinds).
 impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Validate for Rbm<T, V, H> {
-    fn validation_metric(&self, metric: ValidationMetric, data: &Dataset<T>) -> Result<f64> {
+    fn validation_metric(
+        &self,
+        metric: ValidationMetric,
+        data: &Dataset<T>,
+        context: &ValidationContext<T>,
+    ) -> Result<f64> {
         match metric {
             ValidationMetric::ReconstructionError => self.reconstruction_error(data),
-            ValidationMetric::PseudoLikelihood => match self.as_bernoulli() {
-                Some(bb) => {
-                    let pl = bb.pseudo_likelihood_exact(data)?;
-                    Ok(pl.sum() / pl.len() as f64)
-                }
-                None => Err(no_metric(metric, "an RBM with non-binary units")),
-            },
+            ValidationMetric::PseudoLikelihood => {
+                let bb = self
+                    .as_bernoulli()
+                    .ok_or_else(|| no_metric(metric, "an RBM with non-binary units"))?;
+                let pl = bb.pseudo_likelihood_exact(data)?;
+                Ok(pl.sum() / pl.len() as f64)
+            }
+            ValidationMetric::FreeEnergyGap => {
+                let Some(reference) = &context.reference else {
+                    return Err(Error::InvalidParameter {
+                        name: "metric",
+                        reason: "the free-energy gap needs a training subset \
+                                 (EarlyStopping::free_energy_gap)"
+                            .into(),
+                    });
+                };
+                let valid = mean_free_energy(self, data, "mean free energy of the validation set")?;
+                let train =
+                    mean_free_energy(self, reference, "mean free energy of the training subset")?;
+                Ok(valid - train)
+            }
+            ValidationMetric::AisLogLikelihood => {
+                let bb = self
+                    .as_bernoulli()
+                    .ok_or_else(|| no_metric(metric, "an RBM with non-binary units"))?;
+                let log_z = bb.ais(&context.ais)?.log_z;
+                let f = mean_free_energy(self, data, "mean free energy of the validation set")?;
+                Ok(-f - log_z)
+            }
             ValidationMetric::Loss => Err(no_metric(metric, "an RBM")),
         }
     }
 }
 
 impl<T: Float> Validate for TiedAutoencoder<T> {
-    fn validation_metric(&self, metric: ValidationMetric, data: &Dataset<T>) -> Result<f64> {
+    fn validation_metric(
+        &self,
+        metric: ValidationMetric,
+        data: &Dataset<T>,
+        _context: &ValidationContext<T>,
+    ) -> Result<f64> {
         match metric {
             ValidationMetric::ReconstructionError => self.reconstruction_error(data),
             ValidationMetric::Loss => self.mean_loss(data),
-            ValidationMetric::PseudoLikelihood => Err(no_metric(metric, "an autoencoder")),
+            _ => Err(no_metric(metric, "an autoencoder")),
         }
     }
 }
@@ -73,11 +165,11 @@ impl<T: Float> Validate for TiedAutoencoder<T> {
 /// An observer that stops training when a validation metric stops improving, and keeps a copy
 /// of the parameters at its best.
 ///
-/// After every epoch it measures the [`ValidationMetric`] on the validation set. A
-/// measurement *improves* when it beats the best so far by more than `min_delta` (lower by
-/// more than `min_delta`, or higher for the pseudo-likelihood); the parameters are then
-/// copied. After `patience` measurements in a row without improvement it stops training
-/// ([`Control::Stop`]). An observer cannot change the model, so the run ends with the last
+/// After every epoch (or every `every`-th, [`every`](Self::every)) it measures the
+/// [`ValidationMetric`] on the validation set. A measurement *improves* when it beats the best
+/// so far by more than `min_delta` (lower by more than `min_delta`, or higher for the
+/// pseudo-likelihood and the AIS log-likelihood); the parameters are then copied. After
+/// `patience` measurements in a row without improvement it stops training ([`Control::Stop`]). An observer cannot change the model, so the run ends with the last
 /// parameters; [`restore_best`](Self::restore_best) puts the best ones back (or
 /// [`best_params`](Self::best_params) reads them).
 ///
@@ -105,6 +197,8 @@ impl<T: Float> Validate for TiedAutoencoder<T> {
 /// ```
 pub struct EarlyStopping<M: Model> {
     valid: Dataset<M::Scalar>,
+    context: ValidationContext<M::Scalar>,
+    every: usize,
     metric: ValidationMetric,
     patience: usize,
     min_delta: f64,
@@ -121,6 +215,7 @@ impl<M: Model> std::fmt::Debug for EarlyStopping<M> {
             .field("metric", &self.metric)
             .field("patience", &self.patience)
             .field("min_delta", &self.min_delta)
+            .field("every", &self.every)
             .field("history", &self.history)
             .field("best_epoch", &self.best_epoch())
             .field("stopped_at", &self.stopped_at)
@@ -130,7 +225,7 @@ impl<M: Model> std::fmt::Debug for EarlyStopping<M> {
 }
 
 impl<M: Validate> EarlyStopping<M> {
-    /// A monitor of `metric` on `valid` that stops after `patience` (≥ 1) epochs without
+    /// A monitor of `metric` on `valid` that stops after `patience` (≥ 1) measurements without
     /// improvement, with `min_delta` 0. `valid` must suit `model` (as training data does) and
     /// `model` must have the metric.
     pub fn new(
@@ -139,16 +234,78 @@ impl<M: Validate> EarlyStopping<M> {
         metric: ValidationMetric,
         patience: usize,
     ) -> Result<Self> {
+        Self::with_context(model, valid, metric, patience, ValidationContext::default())
+    }
+
+    /// A monitor of [`ValidationMetric::FreeEnergyGap`]: the mean free energy of `valid` minus
+    /// that of `train_subset` (a fixed part of the training data, about the size of `valid`),
+    /// stopping after `patience` measurements without the gap shrinking.
+    pub fn free_energy_gap(
+        model: &M,
+        train_subset: Dataset<M::Scalar>,
+        valid: Dataset<M::Scalar>,
+        patience: usize,
+    ) -> Result<Self> {
+        model
+            .check_data(&train_subset)
+            .map_err(|e| as_validation_error(e, "training subset of the gap"))?;
+        let context = ValidationContext {
+            reference: Some(train_subset),
+            ..ValidationContext::default()
+        };
+        Self::with_context(
+            model,
+            valid,
+            ValidationMetric::FreeEnergyGap,
+            patience,
+            context,
+        )
+    }
+
+    /// A monitor of [`ValidationMetric::AisLogLikelihood`] with AIS configured by `ais` (give
+    /// it a base model from the training data, [`AisBase::from_data`](crate::rbm::AisBase::from_data),
+    /// and combine with [`every`](Self::every): AIS is expensive).
+    pub fn ais(
+        model: &M,
+        valid: Dataset<M::Scalar>,
+        ais: AisConfig,
+        patience: usize,
+    ) -> Result<Self> {
+        let context = ValidationContext {
+            ais,
+            ..ValidationContext::default()
+        };
+        Self::with_context(
+            model,
+            valid,
+            ValidationMetric::AisLogLikelihood,
+            patience,
+            context,
+        )
+    }
+
+    /// A monitor of `metric` with an explicit [`ValidationContext`].
+    pub fn with_context(
+        model: &M,
+        valid: Dataset<M::Scalar>,
+        metric: ValidationMetric,
+        patience: usize,
+        context: ValidationContext<M::Scalar>,
+    ) -> Result<Self> {
         if patience == 0 {
             return Err(Error::InvalidParameter {
                 name: "patience",
                 reason: "early stopping needs a patience of at least 1 epoch, got 0".into(),
             });
         }
-        model.check_data(&valid)?;
-        model.validation_metric(metric, &valid)?;
+        model
+            .check_data(&valid)
+            .map_err(|e| as_validation_error(e, "validation set"))?;
+        model.validation_metric(metric, &valid, &context)?;
         Ok(Self {
             valid,
+            context,
+            every: 1,
             metric,
             patience,
             min_delta: 0.0,
@@ -158,6 +315,22 @@ impl<M: Validate> EarlyStopping<M> {
             stopped_at: None,
             error: None,
         })
+    }
+
+    /// Measures after every `every`-th epoch only (epochs `every − 1`, `2·every − 1`, … from 0);
+    /// the patience then counts measurements, not epochs. A last epoch that is not a multiple
+    /// of `every` is not measured (the monitor does not know the run's length): choose an
+    /// epoch count that is a multiple of `every` to have the final parameters scored. [`Error::InvalidParameter`] named
+    /// `"every"` for 0.
+    pub fn every(mut self, every: usize) -> Result<Self> {
+        if every == 0 {
+            return Err(Error::InvalidParameter {
+                name: "every",
+                reason: "must be at least 1, got 0".into(),
+            });
+        }
+        self.every = every;
+        Ok(self)
     }
 
     /// Sets the smallest change that counts as an improvement (finite, ≥ 0;
@@ -231,8 +404,11 @@ impl<M: Validate> Observer<M> for EarlyStopping<M> {
         if self.error.is_some() {
             return Control::Stop;
         }
+        if !(report.epoch + 1).is_multiple_of(self.every) {
+            return Control::Continue;
+        }
         let measured = model
-            .validation_metric(self.metric, &self.valid)
+            .validation_metric(self.metric, &self.valid, &self.context)
             .and_then(|value| {
                 if value.is_finite() {
                     Ok(value)

@@ -171,7 +171,7 @@ impl<T: Float> FreeEnergyGap<T> {
     }
 }
 
-fn mean_free_energy<M: EnergyModel>(
+pub(crate) fn mean_free_energy<M: EnergyModel>(
     model: &M,
     data: &Dataset<M::Scalar>,
     what: &'static str,

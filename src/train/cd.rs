@@ -2,7 +2,7 @@
 
 use super::{RunRng, StepContext, Trainer, UpdateRule};
 use crate::energy::{EnergyModel, GradientTerm};
-use crate::params::Parameters;
+use crate::params::{try_zeros, Parameters};
 use crate::{Dataset, Error, Float, Result};
 use nalgebra::{DMatrix, DMatrixView};
 use num_traits::One;
@@ -256,7 +256,14 @@ impl<M: EnergyModel> Trainer<M> for PersistentCd {
         rng: &mut RunRng,
     ) -> Result<Self::State> {
         let (nv, nh) = (model.n_visible(), model.n_hidden());
-        let mut phase = Phase::new(nv, nh, self.chains);
+        // The chains are the only buffers whose size the user sets freely: allocate them
+        // checked (an error, not an abort, for a count too large for memory).
+        let mut phase = Phase {
+            h_probs: try_zeros("chains (hidden probabilities)", nh, self.chains)?,
+            h_states: try_zeros("chains (hidden states)", nh, self.chains)?,
+            v_probs: try_zeros("chains (visible probabilities)", nv, self.chains)?,
+            v_states: try_zeros("chains (visible states)", nv, self.chains)?,
+        };
         let picks: Vec<usize> = (0..self.chains)
             .map(|_| crate::data::bounded(rng, data.n_samples() as u64) as usize)
             .collect();

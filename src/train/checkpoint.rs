@@ -7,7 +7,7 @@ use crate::autoencoder::Autoencoder;
 use crate::data::Minibatches;
 use crate::energy::EnergyModel;
 use crate::params::Parameters;
-use crate::{Error, Result};
+use crate::{Error, Float, Result};
 
 /// The whole state of a run at an epoch boundary: the model, the trainer's state (velocity,
 /// persistent chains), both generators (the run's stream and the metrics stream), the
@@ -21,11 +21,20 @@ use crate::{Error, Result};
 /// constructors as the models), and [`crate::persist`] reads and writes it as JSON.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Checkpoint<M, S> {
     pub(crate) model: M,
     pub(crate) trainer: String,
     pub(crate) state: S,
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::persist::checked_rng")
+    )]
     pub(crate) rng: RunRng,
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::persist::checked_rng")
+    )]
     pub(crate) metric_rng: RunRng,
     pub(crate) batches: Minibatches,
     pub(crate) epochs_done: usize,
@@ -197,7 +206,17 @@ impl<M: EnergyModel> Resumable<M> for PersistentCd {
             "chain visible states",
             v.shape(),
             (model.n_visible(), self.chains),
-        )
+        )?;
+        // The chains' states must be states of the model's units (for Bernoulli units, in
+        // [0, 1]; the sampler writes 0 or 1).
+        model.check_visible(v)?;
+        if let Some(bad) = h.iter().find(|x| !(x.as_f64() >= 0.0 && x.as_f64() <= 1.0)) {
+            return Err(Error::ResumeMismatch {
+                what: "chain hidden states",
+                reason: format!("{} is not a state of a binary unit", bad.as_f64()),
+            });
+        }
+        Ok(())
     }
 }
 

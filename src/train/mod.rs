@@ -36,7 +36,7 @@ mod update;
 pub use cd::{CdState, ContrastiveDivergence, PcdState, PersistentCd};
 pub use checkpoint::{Checkpoint, CheckpointOf, CheckpointRef};
 pub use config::{FitConfig, Init, MetricsConfig, VisibleBiasInit};
-pub use online::{ChunkReport, OnlineFit};
+pub use online::{Chunk, ChunkReport, OnlineCheckpoint, OnlineFit};
 pub use sgd::{Sgd, SgdState};
 pub(crate) use update::BlockRule;
 pub use update::UpdateRule;
@@ -100,6 +100,7 @@ pub trait Trainer<M: Model> {
 /// Metrics measured after an epoch; a field is `None` when not computed.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 #[non_exhaustive]
 pub struct Metrics {
     /// Mean reconstruction loss per sample on clean inputs, penalties excluded (autoencoders).
@@ -136,6 +137,7 @@ pub trait FitModel: Model + Sized {
 /// One epoch of a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 #[non_exhaustive]
 pub struct EpochReport {
     /// Epoch, from 0.
@@ -225,7 +227,10 @@ where
 
 /// [`fit`], saving a [`Checkpoint`] through `save` after every `every` epochs (after epochs
 /// `every − 1`, `2·every − 1`, ... counting from 0) and after the run's last epoch, so that a
-/// run can be continued with [`resume`].
+/// run can be continued with [`resume`]. Checkpoints are taken at epoch boundaries only: when
+/// an observer stops the run in the middle of an epoch (from
+/// [`Observer::on_step`](crate::Observer::on_step)), that epoch leaves no checkpoint, and the
+/// last one saved is the run's latest resumable state.
 ///
 /// `save` receives a borrowed [`CheckpointRef`] (nothing is copied); with the `serde` feature,
 /// [`crate::persist::json_checkpoints`] writes each one to a JSON file. An error from `save`
@@ -499,6 +504,31 @@ where
             reason: format!("sample {bad} is out of range for {n} samples"),
         });
     }
+    if let Some(w) = c
+        .metric_indices
+        .iter()
+        .flat_map(|i| i.windows(2))
+        .find(|w| w[0] >= w[1])
+    {
+        return Err(ResumeMismatch {
+            what: "metric subset",
+            reason: format!(
+                "indices must be strictly increasing (as fit draws them), found {} then {}",
+                w[0], w[1]
+            ),
+        });
+    }
+    // Checkpoints are taken at epoch boundaries: every epoch so far took all its batches.
+    let per_epoch = c.batches.batches().count() as u64;
+    if (c.epochs_done as u64).checked_mul(per_epoch) != Some(c.steps_done) {
+        return Err(ResumeMismatch {
+            what: "epoch and step counters",
+            reason: format!(
+                "{} epochs of {per_epoch} batches are not {} steps",
+                c.epochs_done, c.steps_done
+            ),
+        });
+    }
     *model = c.model;
     let run = Run {
         state: c.state,
@@ -617,7 +647,8 @@ where
     let mut buffer = DMatrix::zeros(data.n_features(), config.batch_size);
     let mut report = FitReport {
         trainer: trainer.name(),
-        epochs: Vec::with_capacity(config.epochs.saturating_sub(run.epochs_done)),
+        // a hint only: `epochs` may be huge when an observer is meant to stop the run
+        epochs: Vec::with_capacity(config.epochs.saturating_sub(run.epochs_done).min(1024)),
         metric_samples: if metrics_on {
             metric_data.n_samples()
         } else {
@@ -666,7 +697,9 @@ where
             stop = true;
         }
         run.epochs_done = epoch + 1;
-        if let Some((every, save)) = sink.as_mut() {
+        // A checkpoint is taken at an epoch boundary only: an epoch cut short by a step
+        // observer leaves none (its state is inside the epoch, which a checkpoint cannot say).
+        if let (Some((every, save)), false) = (sink.as_mut(), pass.stopped) {
             if run.epochs_done.is_multiple_of(*every) || stop || run.epochs_done == config.epochs {
                 save(&CheckpointRef {
                     model,
