@@ -273,6 +273,9 @@ pub trait HiddenUnits<T: Float>:
     const NAME: &'static str;
     /// `true` when E[h | input] = σ(input) (the crate's fused sigmoid kernels apply).
     const SIGMOID: bool;
+    /// Whether `x` lies in the range of the unit's states (`[0, 1]` for Bernoulli units,
+    /// `[−1, 1]` for spins): what a state or a conditional mean can be.
+    fn in_domain(x: T) -> bool;
     /// log Σ_h exp(x·h) over the unit's states (softplus(x) for Bernoulli units).
     fn log_partition(x: T) -> T;
     /// x ← E[h | x + bias], column by column.
@@ -288,6 +291,9 @@ pub trait HiddenUnits<T: Float>:
 impl<T: Float> HiddenUnits<T> for Bernoulli {
     const NAME: &'static str = "bernoulli";
     const SIGMOID: bool = true;
+    fn in_domain(x: T) -> bool {
+        x >= T::zero() && x <= T::one()
+    }
     #[inline]
     fn log_partition(x: T) -> T {
         softplus(x)
@@ -307,6 +313,9 @@ impl<T: Float> HiddenUnits<T> for Bernoulli {
 impl<T: Float> HiddenUnits<T> for Spin {
     const NAME: &'static str = "spin";
     const SIGMOID: bool = false;
+    fn in_domain(x: T) -> bool {
+        x >= -T::one() && x <= T::one()
+    }
     /// log(e^x + e^−x) = |x| + log1p(e^{−2|x|}).
     #[inline]
     fn log_partition(x: T) -> T {

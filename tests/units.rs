@@ -155,3 +155,35 @@ fn spin_hidden_units_train_with_cd_and_pcd() {
         assert!(after < 0.75 * before, "pcd={pcd}: {before} → {after}");
     }
 }
+
+/// Restored persistent chains are checked against the model's hidden units: −1 is a state of
+/// a spin, not of a Bernoulli unit.
+#[test]
+fn persistent_chains_of_spins_are_checked_as_spins() {
+    use rbms::train::{Resumable, StepContext, UpdateRule};
+    use rbms::Trainer;
+    let data = datasets::digits_scaled::<f64>().head(100).unwrap();
+    let pcd = PersistentCd::new(1, 10);
+    let mut m = SpinRbm::zeros(64, 8).unwrap();
+    let mut rng = RunRng::seed_from_u64(2);
+    m.initialize(&Default::default(), Some(&data), &mut rng)
+        .unwrap();
+    let mut state = pcd.init_state(&m, &data, 10, &mut rng).unwrap();
+    let rule = UpdateRule::<f64>::from_config(&FitConfig::default()).unwrap();
+    let ctx = StepContext { epoch: 0, batch: 0 };
+    for s in 0..5 {
+        let batch = data.samples().columns(s * 10, 10).into_owned();
+        pcd.step(&mut m, batch.as_view(), &mut state, &rule, &mut rng, ctx)
+            .unwrap();
+    }
+    assert!(state.chain_hidden_states().iter().any(|&h| h == -1.0));
+    pcd.check_state(&m, &state).unwrap();
+    let bernoulli = Rbm::<f64>::with_params(rbms::Model::params(&m).clone());
+    assert!(matches!(
+        pcd.check_state(&bernoulli, &state),
+        Err(rbms::Error::ResumeMismatch {
+            what: "chain hidden states",
+            ..
+        })
+    ));
+}

@@ -365,6 +365,10 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, 
         self.layer().weights.nrows()
     }
 
+    fn hidden_value_in_domain(&self, x: T) -> bool {
+        H::in_domain(x)
+    }
+
     fn check_visible(&self, v: &DMatrix<T>) -> Result<()> {
         self.check_shape(
             "visible states (n_visible × n)",
