@@ -793,3 +793,31 @@ fn reverse_ais_from_model_samples_agrees_with_exact_log_z() {
         assert!((ll.reverse_log_prob() - exact_lp).abs() < slack);
     }
 }
+
+/// Early stopping on the free-energy gap works for a Gaussian model (the gap is generic); the
+/// AIS log-likelihood metric is that of Bernoulli models and is refused.
+#[test]
+fn early_stopping_on_the_free_energy_gap() {
+    use rbms::rbm::AisConfig as Ais;
+    use rbms::EarlyStopping;
+    let data = standardized_digits(400);
+    let train = data.head(300).unwrap();
+    let valid = data.select(&(300..400).collect::<Vec<_>>()).unwrap();
+    let mut m = GaussianRbm::<f64>::zeros(64, 16).unwrap();
+    assert!(matches!(
+        EarlyStopping::ais(&m, valid.clone(), Ais::default(), 2),
+        Err(Error::InvalidParameter { name: "metric", .. })
+    ));
+    let subset = train.head(100).unwrap();
+    let mut early = EarlyStopping::free_energy_gap(&m, subset.clone(), valid.clone(), 5).unwrap();
+    let config = FitConfig::default()
+        .epochs(3)
+        .learning_rate(0.005)
+        .batch_size(10)
+        .seed(4);
+    m.fit_observed(&train, &ContrastiveDivergence::new(1), &config, &mut early)
+        .unwrap();
+    let (_, last) = *early.history().last().unwrap();
+    let mean_f = |d: &Dataset<f64>| m.free_energy(d.samples().as_view()).unwrap().mean();
+    assert!((last - (mean_f(&valid) - mean_f(&subset))).abs() < 1e-9);
+}
