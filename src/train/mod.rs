@@ -229,7 +229,7 @@ where
 /// `every − 1`, `2·every − 1`, ... counting from 0) and after the run's last epoch, so that a
 /// run can be continued with [`resume`]. Checkpoints are taken at epoch boundaries only: when
 /// an observer stops the run in the middle of an epoch (from
-/// [`Observer::on_step`](crate::Observer::on_step)), that epoch leaves no checkpoint, and the
+/// [`Observer::on_step`]), that epoch leaves no checkpoint, and the
 /// last one saved is the run's latest resumable state.
 ///
 /// `save` receives a borrowed [`CheckpointRef`] (nothing is copied); with the `serde` feature,
