@@ -821,3 +821,26 @@ fn early_stopping_on_the_free_energy_gap() {
     let mean_f = |d: &Dataset<f64>| m.free_energy(d.samples().as_view()).unwrap().mean();
     assert!((last - (mean_f(&valid) - mean_f(&subset))).abs() < 1e-9);
 }
+
+/// The log-weights do not depend on the number of threads (each block has its own stream),
+/// forward and reverse.
+#[test]
+fn gaussian_ais_is_the_same_on_any_number_of_threads() {
+    let m = gbs(3, 4, &VALUES, &[0.2, -0.1, 0.3]);
+    let data = Dataset::from_columns(real_data(3, 30, 5)).unwrap();
+    let base = GaussianAisBase::from_data(&data).unwrap();
+    let config = AisConfig::default()
+        .schedule(AisSchedule::linear(100).unwrap())
+        .runs(90) // 4 blocks, the last one short
+        .seed(7);
+    let one = m.ais(&base, &config.clone().threads(1)).unwrap();
+    let three = m.ais(&base, &config.clone().threads(3)).unwrap();
+    assert_eq!(one.log_weights.len(), 90);
+    assert_eq!(one, three);
+    let r1 = m
+        .reverse_ais(&data, &base, &config.clone().threads(1))
+        .unwrap();
+    let r2 = m.reverse_ais(&data, &base, &config.threads(2)).unwrap();
+    assert_eq!(r1, r2);
+    assert_ne!(one.log_weights, r1.log_weights);
+}
