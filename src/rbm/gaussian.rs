@@ -62,7 +62,10 @@ use rand_distr::{Distribution, StandardNormal};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// A Gaussian–Bernoulli RBM with unit-variance visible units (standardise the data).
+/// A Gaussian–Bernoulli RBM with unit-variance visible units (standardise the data with
+/// [`Standardizer`]). Train it with learning rates 10–100 times smaller than a Bernoulli RBM's
+/// (0.001–0.005 on standardised digits; see [`crate::units`]); too large a rate ends the run
+/// with [`Error::Diverged`] and the last finite parameters.
 ///
 /// Build one with [`Rbm::zeros`] or [`Rbm::with_params`] (`Rbm::new` and
 /// `Rbm::from_parameters` name the Bernoulli–Bernoulli model's constructors).
