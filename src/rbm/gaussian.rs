@@ -48,7 +48,8 @@
 //! for Z, so log Ẑ tends to be low.
 
 use super::ais::{
-    choose_columns, invalid, AisConfig, AisDirection, AisEstimate, LikelihoodEstimate, AIS_BLOCK,
+    choose_columns, invalid, run_blocks, AisConfig, AisDirection, AisEstimate, LikelihoodEstimate,
+    AIS_BLOCK,
 };
 use super::{Rbm, MAX_EXACT_UNITS};
 use crate::energy::EnergyModel;
@@ -57,10 +58,7 @@ use crate::train::RunRng;
 use crate::units::{Bernoulli, Gaussian, GaussianSigma, GaussianUnits, UnitParams};
 use crate::{Dataset, Error, Float, Result, Standardizer};
 use nalgebra::{DMatrix, DVector};
-use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 /// A Gaussian–Bernoulli RBM with unit-variance visible units (standardise the data with
 /// [`Standardizer`]). Train it with learning rates 10–100 times smaller than a Bernoulli RBM's
@@ -359,50 +357,18 @@ fn ais<T: Float, V: GaussianUnits<T>>(
     };
     let m = Gb64::of(rbm);
     let runs = config.runs;
-    let blocks = runs.div_ceil(AIS_BLOCK);
-    let threads = config
-        .threads
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
-        .min(blocks);
-    // Block i: chains i·AIS_BLOCK.., from its own stream; any thread may run it.
-    let run_block = |i: usize| -> Vec<f64> {
+    let lw = run_blocks(config, |i, rng| {
         let start = i * AIS_BLOCK;
         let n = AIS_BLOCK.min(runs - start);
-        let mut rng = RunRng::seed_from_u64(config.seed);
-        for _ in 0..=i {
-            rng.jump();
-        }
         let v = match &starts {
             Some(s) => s.columns(start, n).into_owned(),
             None => DMatrix::from_fn(rbm.n_visible(), n, |i, _| {
-                let z: f64 = StandardNormal.sample(&mut rng);
+                let z: f64 = StandardNormal.sample(rng);
                 base.mean[i] + base.std[i] * z
             }),
         };
-        anneal_block(&m, base, v, config.schedule.betas(), direction, &mut rng)
-    };
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Vec<f64>>> = Mutex::new(vec![Vec::new(); blocks]);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= blocks {
-                    break;
-                }
-                let lw = run_block(i);
-                results.lock().unwrap_or_else(|e| e.into_inner())[i] = lw;
-            });
-        }
+        anneal_block(&m, base, v, config.schedule.betas(), direction, rng)
     });
-    let lw: Vec<f64> = results
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .concat();
     if let Some(i) = lw.iter().position(|x| !x.is_finite()) {
         return Err(Error::NonFinite {
             what: "AIS log-weights",
