@@ -8,9 +8,9 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{fmt, parse_trainer, Args, Choice};
+use common::{fmt, parse_trainer, Args};
 use rand::SeedableRng;
-use rbms::{datasets, FitConfig, FitReport, Float, Progress, Rbm, RunRng};
+use rbms::{datasets, Float, Progress, Rbm, RunRng};
 use std::time::Instant;
 
 const USAGE: &str = "usage: digits [--hidden N] [--epochs N] [--lr X] [--batch N] [--momentum X] \
@@ -44,12 +44,7 @@ fn train<T: Float>(args: &Args) -> Result<(), String> {
     let chains: usize = args.get("chains", 10)?;
     let trainer_name = args.string("trainer", "pcd1");
     let trainer = parse_trainer(&trainer_name, chains)?;
-    let config = FitConfig::default()
-        .epochs(args.get("epochs", 20)?)
-        .learning_rate(args.get("lr", 0.06)?)
-        .batch_size(args.get("batch", 10)?)
-        .momentum(args.get("momentum", 0.5)?)
-        .seed(args.get("seed", 0)?);
+    let config = common::digits_fit_config(args, 0.06)?;
     let out = common::out_dir(args, "digits");
     std::fs::create_dir_all(&out).map_err(|e| format!("--out {}: {e}", out.display()))?;
 
@@ -62,11 +57,9 @@ fn train<T: Float>(args: &Args) -> Result<(), String> {
     );
     let mut rbm = Rbm::<T>::new(data.n_features(), hidden).map_err(|e| e.to_string())?;
     let mut progress = Progress::new(config.epochs);
-    let report: FitReport = match trainer {
-        Choice::Cd(t) => rbm.fit_observed(&data, &t, &config, &mut progress),
-        Choice::Pcd(t) => rbm.fit_observed(&data, &t, &config, &mut progress),
-    }
-    .map_err(|e| e.to_string())?;
+    let report = trainer
+        .fit(&mut rbm, &data, &config, &mut progress)
+        .map_err(|e| e.to_string())?;
     let metrics = report.final_metrics().unwrap_or_default();
 
     let filters = common::filter_tiles(rbm.weights(), 100);

@@ -43,6 +43,13 @@ pub trait EnergyModel: Model {
     /// the visible units.
     fn check_visible(&self, v: &DMatrix<Self::Scalar>) -> Result<()>;
 
+    /// Whether `x` is a value the hidden units can take (a state or a conditional mean):
+    /// `[0, 1]` for binary {0, 1} units, which this default assumes. Used to check restored
+    /// persistent chains.
+    fn hidden_value_in_domain(&self, x: Self::Scalar) -> bool {
+        x >= Self::Scalar::zero() && x <= Self::Scalar::one()
+    }
+
     /// Energy E(v, h) of each pair of columns of `v` and `h`.
     fn energy(
         &self,

@@ -199,6 +199,33 @@ impl<T: Float> Kernel for TransposedAffineSigmoid<'_, T> {
     }
 }
 
+/// `out[:, n] ← Wᵀ·h[:, n]` for every column `n`, summed as in
+/// [`transposed_affine_sigmoid`] (the same products in the same order), without the bias or
+/// the sigmoid: the visible pre-activation of units whose mean is not a sigmoid.
+pub(crate) fn transposed_product<T: Float>(w: &[T], h: &[T], out: &mut [T], nr: usize, nk: usize) {
+    assert!(nr > 0 && w.len() == nr * nk && out.len().is_multiple_of(nr));
+    assert_eq!(h.len(), nk * (out.len() / nr));
+    run(&mut TransposedProduct { w, h, out, nr, nk })
+}
+
+struct TransposedProduct<'a, T> {
+    w: &'a [T],
+    h: &'a [T],
+    out: &'a mut [T],
+    nr: usize,
+    nk: usize,
+}
+
+impl<T: Float> Kernel for TransposedProduct<'_, T> {
+    #[inline(always)]
+    fn run(&mut self, avx2: bool) {
+        let (nr, nk) = (self.nr, self.nk);
+        if !(avx2 && x86::dot(self.w, self.h, self.out, nr, nk)) {
+            portable::dot(self.w, self.h, self.out, nr, nk);
+        }
+    }
+}
+
 /// `x ← σ(scale·x + bias)` for each column of `out` (columns of `bias.len()` values).
 pub(crate) fn scale_bias_sigmoid<T: Float>(out: &mut [T], scale: T, bias: &[T]) {
     struct K<'a, T> {

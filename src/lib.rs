@@ -16,9 +16,11 @@ pub mod params;
 pub mod persist;
 pub mod rbm;
 pub mod scalar;
+pub mod standardize;
 #[cfg(feature = "proptest")]
 pub mod strategies;
 pub mod train;
+pub mod units;
 
 pub use autoencoder::{
     Autoencoder, Decoder, Loss, Noise, Objective, Penalties, Sparsity, TiedAutoencoder,
@@ -32,8 +34,10 @@ pub use observe::{
 pub use params::{BlockKind, LayerParams, Model, Parameters};
 #[cfg(feature = "serde")]
 pub use persist::Persist;
+pub use rbm::gaussian::{GaussianRbm, GaussianSigmaRbm};
 pub use rbm::{GibbsConfig, GibbsSamples, GibbsStart, Rbm, RbmParams};
 pub use scalar::Float;
+pub use standardize::Standardizer;
 pub use train::{
     fit_checkpointed, resume, Checkpoint, ContrastiveDivergence, FitConfig, FitReport,
     HiddenBiasInit, Init, LearningRateSchedule, MetricsConfig, MomentumSchedule, OnlineFit,

@@ -66,7 +66,8 @@ use crate::train::{
     CdState, Checkpoint, CheckpointRef, Offsets, OnlineCheckpoint, PcdState, PtState, SgdState,
     SparseState,
 };
-use crate::{Error, Float, Rbm, Result, TiedAutoencoder};
+use crate::units::GaussianParams;
+use crate::{Error, Float, GaussianRbm, GaussianSigmaRbm, Rbm, Result, TiedAutoencoder};
 use nalgebra::{DMatrix, DVector};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -75,6 +76,10 @@ use std::path::{Path, PathBuf};
 
 /// The `format` of a saved [`Rbm`].
 pub const RBM_FORMAT: &str = "rbms-rbm";
+/// The `format` of a saved [`GaussianRbm`].
+pub const GAUSSIAN_RBM_FORMAT: &str = "rbms-gaussian-rbm";
+/// The `format` of a saved [`GaussianSigmaRbm`].
+pub const GAUSSIAN_SIGMA_RBM_FORMAT: &str = "rbms-gaussian-sigma-rbm";
 /// The `format` of a saved [`TiedAutoencoder`].
 pub const TIED_AUTOENCODER_FORMAT: &str = "rbms-tied-autoencoder";
 /// The `format` of a saved checkpoint.
@@ -165,6 +170,20 @@ pub trait Persist: Serialize + DeserializeOwned {
 
 impl<T: Float> Persist for Rbm<T> {
     const FORMAT: &'static str = RBM_FORMAT;
+    fn scalar() -> &'static str {
+        T::NAME
+    }
+}
+
+impl<T: Float> Persist for GaussianRbm<T> {
+    const FORMAT: &'static str = GAUSSIAN_RBM_FORMAT;
+    fn scalar() -> &'static str {
+        T::NAME
+    }
+}
+
+impl<T: Float> Persist for GaussianSigmaRbm<T> {
+    const FORMAT: &'static str = GAUSSIAN_SIGMA_RBM_FORMAT;
     fn scalar() -> &'static str {
         T::NAME
     }
@@ -554,6 +573,86 @@ impl<'de, T: Float> Deserialize<'de> for Rbm<T> {
             p.visible_bias,
             p.hidden_bias,
         ))
+    }
+}
+
+#[derive(Serialize)]
+#[serde(bound = "")]
+struct GaussianParamsRef<'a, T: Float> {
+    layer: &'a LayerParams<T>,
+    log_sigma: &'a [T],
+}
+
+#[derive(Deserialize)]
+#[serde(bound = "", deny_unknown_fields)]
+struct RawGaussianParams<T: Float> {
+    layer: LayerParams<T>,
+    log_sigma: Vec<Option<T>>,
+}
+
+/// `{"layer": <LayerParams>, "log_sigma": [...]}`.
+impl<T: Float> Serialize for GaussianParams<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        GaussianParamsRef {
+            layer: self.layer(),
+            log_sigma: self.log_sigma().as_slice(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, T: Float> Deserialize<'de> for GaussianParams<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let raw = RawGaussianParams::<T>::deserialize(deserializer)?;
+        checked(GaussianParams::new(
+            raw.layer,
+            DVector::from_vec(numbers(raw.log_sigma)),
+        ))
+    }
+}
+
+#[derive(Serialize)]
+struct GaussianRbmRef<'a, P> {
+    params: &'a P,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGaussianRbm<P> {
+    params: P,
+}
+
+/// `{"params": <LayerParams>}`, as [`Rbm`]'s payload (the envelope's format tells them apart).
+impl<T: Float> Serialize for GaussianRbm<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        GaussianRbmRef {
+            params: self.params(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, T: Float> Deserialize<'de> for GaussianRbm<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let raw = RawGaussianRbm::<LayerParams<T>>::deserialize(deserializer)?;
+        Ok(GaussianRbm::with_params(raw.params))
+    }
+}
+
+/// `{"params": <GaussianParams>}`.
+impl<T: Float> Serialize for GaussianSigmaRbm<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        GaussianRbmRef {
+            params: self.params(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, T: Float> Deserialize<'de> for GaussianSigmaRbm<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let raw = RawGaussianRbm::<GaussianParams<T>>::deserialize(deserializer)?;
+        Ok(GaussianSigmaRbm::with_params(raw.params))
     }
 }
 

@@ -33,7 +33,8 @@
 
 use crate::autoencoder::{Decoder, Loss, Penalties, Sparsity, TiedAutoencoder};
 use crate::params::LayerParams;
-use crate::{Dataset, Error, Rbm, Result};
+use crate::units::GaussianParams;
+use crate::{Dataset, Error, GaussianSigmaRbm, Rbm, Result};
 use nalgebra::{DMatrix, DVector};
 use proptest::collection::{vec, SizeRange};
 use proptest::prelude::*;
@@ -192,6 +193,54 @@ pub fn rbm_and_data(
     let samples = sizes("samples", samples)?;
     Ok((visible, hidden)
         .prop_flat_map(move |(nv, nh)| (rbm_of(nv, nh, scale), binary_of(nv, samples.clone()))))
+}
+
+/// A small Gaussian–Bernoulli RBM with a learned σ per visible unit (layer parameters uniform
+/// in `[−scale, scale]`, log σ uniform in `[−scale/2, scale/2]`) and a real-valued data set of
+/// matching width (values uniform in `[−3, 3]`). A [`GaussianRbm`](crate::GaussianRbm) has the
+/// same layer: `GaussianRbm::with_params(model.params().layer().clone())`. Errors as for
+/// [`rbm_and_data`].
+///
+/// ```
+/// use proptest::strategy::{Strategy, ValueTree};
+/// use proptest::test_runner::TestRunner;
+/// use rbms::gradcheck::{check_free_energy_gradient, CheckConfig};
+/// use rbms::{strategies, EnergyModel};
+/// let mut runner = TestRunner::deterministic();
+/// let (gb, data) = strategies::gaussian_rbm_and_data(1..=4, 1..=4, 1..=8, 1.0)?
+///     .new_tree(&mut runner)
+///     .unwrap()
+///     .current();
+/// assert_eq!(data.n_features(), gb.n_visible());
+/// let report = check_free_energy_gradient(&gb, data.samples(), &CheckConfig::default())?;
+/// assert!(report.within(1e-6, 1e-5), "{report}");
+/// # Ok::<(), rbms::Error>(())
+/// ```
+pub fn gaussian_rbm_and_data(
+    visible: impl Into<SizeRange>,
+    hidden: impl Into<SizeRange>,
+    samples: impl Into<SizeRange>,
+    scale: f64,
+) -> Result<impl Strategy<Value = (GaussianSigmaRbm<f64>, Dataset<f64>)>> {
+    let (visible, hidden) = layer_sizes(visible, hidden, scale)?;
+    let samples = sizes("samples", samples)?;
+    Ok((visible, hidden).prop_flat_map(move |(nv, nh)| {
+        let model = (layer(nv, nh, scale), vec(-0.5..=0.5f64, nv)).prop_filter_map(
+            "valid parameters",
+            move |(p, z)| {
+                let z = DVector::from_vec(z) * scale;
+                GaussianParams::new(p, z)
+                    .ok()
+                    .map(GaussianSigmaRbm::with_params)
+            },
+        );
+        let data = samples.clone().prop_flat_map(move |n| {
+            vec(-3.0..=3.0f64, nv * n).prop_filter_map("a non-empty data set", move |x| {
+                Dataset::from_columns(DMatrix::from_vec(nv, n, x)).ok()
+            })
+        });
+        (model, data)
+    }))
 }
 
 /// The three valid decoder × loss pairings: sigmoid with cross-entropy, sigmoid with squared

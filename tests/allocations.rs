@@ -3,12 +3,18 @@
 //!
 //! Pinned for models whose weights fit the crate's small-layer kernels (the digits: 64 × 100,
 //! batch 10), whose every product is the crate's own code. Larger models multiply through
-//! `matrixmultiply`, which allocates its packing buffer inside each product.
+//! `matrixmultiply`, which allocates its packing buffer inside each product. Gaussian visible
+//! units with unit variance take the same paths; with a learned σ ([`rbms::GaussianSigmaRbm`])
+//! each step allocates the v/σ copies, and is not pinned.
 
 use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rbms::train::{HiddenSparsity, ParallelTempering, Sparse, StepContext, UpdateRule};
-use rbms::{datasets, ContrastiveDivergence, FitConfig, Float, PersistentCd, Rbm, RunRng, Trainer};
+use rbms::units::{HiddenUnits, VisibleUnits};
+use rbms::{
+    datasets, ContrastiveDivergence, Dataset, FitConfig, Float, GaussianRbm, PersistentCd, Rbm,
+    RunRng, Standardizer, Trainer,
+};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -45,13 +51,27 @@ static GLOBAL: Counting = Counting;
 /// Allocations made by `steps` steps of `trainer` after `warmup` steps, on the digits.
 fn allocations_per_run<T: Float, Tr: Trainer<Rbm<T>>>(trainer: &Tr, steps: usize) -> usize {
     let data = datasets::digits_scaled::<T>();
+    let rate = FitConfig::default().learning_rate;
+    allocations_of(Rbm::<T>::new(64, 100).unwrap(), &data, trainer, steps, rate)
+}
+
+/// Allocations made by `steps` steps of `trainer` on `rbm` after three warm-up steps.
+fn allocations_of<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>, Tr: Trainer<Rbm<T, V, H>>>(
+    mut rbm: Rbm<T, V, H>,
+    data: &Dataset<T>,
+    trainer: &Tr,
+    steps: usize,
+    learning_rate: f64,
+) -> usize {
     let mut rng = RunRng::seed_from_u64(5);
-    let mut rbm = Rbm::<T>::new(64, 100).unwrap();
-    rbm.initialize(&Default::default(), Some(&data), &mut rng)
+    rbm.initialize(&Default::default(), Some(data), &mut rng)
         .unwrap();
-    let rule = UpdateRule::<T>::from_config(&FitConfig::default().momentum(0.5).weight_decay(1e-4))
-        .unwrap();
-    let mut state = trainer.init_state(&rbm, &data, 10, &mut rng).unwrap();
+    let config = FitConfig::default()
+        .learning_rate(learning_rate)
+        .momentum(0.5)
+        .weight_decay(1e-4);
+    let rule = UpdateRule::<T>::from_config(&config).unwrap();
+    let mut state = trainer.init_state(&rbm, data, 10, &mut rng).unwrap();
     let batches: Vec<DMatrix<T>> = (0..steps)
         .map(|s| data.samples().columns((s * 10) % 1790, 10).into_owned())
         .collect();
@@ -113,6 +133,21 @@ fn training_steps_allocate_nothing() {
     // a sparsity target on top of PCD
     let sparse = Sparse::new(PersistentCd::new(1, 10), HiddenSparsity::new(0.05, 1.0));
     assert_eq!(allocations_per_run::<f32, _>(&sparse, 100), 0);
+    // Gaussian–Bernoulli with unit variance: the same kernels, no workspace either
+    let pixels = datasets::digits_scaled::<f32>();
+    let data = Standardizer::fit(&pixels)
+        .unwrap()
+        .transform(&pixels)
+        .unwrap();
+    let gb = || GaussianRbm::<f32>::zeros(64, 100).unwrap();
+    assert_eq!(
+        allocations_of(gb(), &data, &ContrastiveDivergence::new(1), 100, 0.005),
+        0
+    );
+    assert_eq!(
+        allocations_of(gb(), &data, &PersistentCd::new(1, 10), 100, 0.005),
+        0
+    );
     // the counter counts: building a matrix while counting is seen
     COUNTING.store(true, Ordering::SeqCst);
     let m = DMatrix::<f64>::zeros(3, 3);

@@ -997,6 +997,73 @@ fn mutations_reach_the_checks_and_the_resume() {
     assert!(typed > 0, "{typed} mutated files refused by a rule");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Gaussian–Bernoulli models
+
+fn gaussian_data<T: Float>() -> Dataset<T> {
+    let data = digits_scaled::<T>().head(205).unwrap();
+    rbms::Standardizer::fit(&data)
+        .unwrap()
+        .transform(&data)
+        .unwrap()
+}
+
+#[test]
+fn gaussian_models_round_trip_bit_for_bit_under_their_own_formats() {
+    use rbms::units::GaussianParams;
+    use rbms::{GaussianRbm, GaussianSigmaRbm};
+    let layer = LayerParams::new(
+        DMatrix::from_fn(3, 4, |i, j| ((i * 4 + j) as f64 * 0.37).sin() / 3.0),
+        DVector::from_fn(4, |i, _| 1e-310 * i as f64), // subnormals survive
+        DVector::from_vec(vec![-1e30, 0.1, 1.0 / 3.0]),
+    )
+    .unwrap();
+    let g = GaussianRbm::<f64>::with_params(layer.clone());
+    let json = g.to_json_string().unwrap();
+    assert!(json.contains("\"rbms-gaussian-rbm\""), "{json}");
+    assert_eq!(
+        bits(&GaussianRbm::<f64>::from_json_str(&json).unwrap()),
+        bits(&g)
+    );
+    let z = DVector::from_vec(vec![0.25, -1.0 / 7.0, 2.0, -3.5]);
+    let s = GaussianSigmaRbm::<f64>::with_params(GaussianParams::new(layer, z).unwrap());
+    let json_s = s.to_json_string().unwrap();
+    assert!(json_s.contains("\"rbms-gaussian-sigma-rbm\""));
+    let back = GaussianSigmaRbm::<f64>::from_json_str(&json_s).unwrap();
+    assert_eq!(bits(&back), bits(&s));
+    assert_eq!(back, s);
+    // Each format loads only as its own model.
+    assert!(matches!(
+        Rbm::<f64>::from_json_str(&json),
+        Err(Error::Format { .. })
+    ));
+    assert!(matches!(
+        GaussianSigmaRbm::<f64>::from_json_str(&json),
+        Err(Error::Format { .. })
+    ));
+    assert!(matches!(
+        GaussianRbm::<f64>::from_json_str(&json_s),
+        Err(Error::Format { .. })
+    ));
+    // A non-finite log σ is refused on load.
+    let bad = json_s.replacen("-3.5", "null", 1);
+    assert!(GaussianSigmaRbm::<f64>::from_json_str(&bad).is_err());
+}
+
+#[test]
+fn gaussian_models_resume_bit_identically() {
+    check_resume(
+        || rbms::GaussianRbm::<f32>::zeros(64, 16).unwrap(),
+        &gaussian_data(),
+        &ContrastiveDivergence::new(1),
+    );
+    check_resume(
+        || rbms::GaussianSigmaRbm::<f64>::zeros(64, 16).unwrap(),
+        &gaussian_data(),
+        &PersistentCd::new(1, 7),
+    );
+}
+
 /// A generator state of all zeros, unknown fields anywhere, chain states that no sampler
 /// writes, an unsorted metric subset and counters that disagree are refused: at load (the
 /// first two) or at resume (the rest), never a hang or a silently different run.

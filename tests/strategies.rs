@@ -155,3 +155,24 @@ fn bad_arguments_are_typed_errors() {
     invalid(rbm_and_data(2, 2, 0, 1.0).err(), "samples");
     invalid(autoencoder_and_data(2, 2, ..1, 1.0).err(), "samples");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Gaussian models and real data: shapes match, values in range, gradients check.
+    #[test]
+    fn gaussian_models_and_data_suit_each_other(
+        (gb, data) in rbms::strategies::gaussian_rbm_and_data(1..=4, 1..=3, 1..=6, 0.8).unwrap()
+    ) {
+        prop_assert_eq!(data.n_features(), gb.n_visible());
+        prop_assert!(gb.log_sigma().iter().all(|z| z.abs() <= 0.4));
+        prop_assert!(data.samples().iter().all(|x| x.abs() <= 3.0));
+        let report = rbms::gradcheck::check_free_energy_gradient(
+            &gb,
+            data.samples(),
+            &rbms::gradcheck::CheckConfig::default(),
+        )
+        .unwrap();
+        prop_assert!(report.within(1e-7, 1e-6), "{}", report);
+    }
+}

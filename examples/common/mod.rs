@@ -1,7 +1,12 @@
 //! Shared by the examples: a small flag parser, trainer selection and PNG output.
 #![allow(dead_code)]
 
-use rbms::{ContrastiveDivergence, EnergyModel, Float, PersistentCd, Rbm, RunRng};
+use rbms::train::FitModel;
+use rbms::units::{HiddenUnits, VisibleUnits};
+use rbms::{
+    ContrastiveDivergence, EnergyModel, FitConfig, FitReport, Float, Observer, PersistentCd, Rbm,
+    RunRng,
+};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -55,6 +60,37 @@ impl Args {
 pub enum Choice {
     Cd(ContrastiveDivergence),
     Pcd(PersistentCd),
+}
+
+impl Choice {
+    /// Trains `model` with the chosen trainer (see [`rbms::train::fit`]).
+    pub fn fit<M, O>(
+        &self,
+        model: &mut M,
+        data: &rbms::Dataset<M::Scalar>,
+        config: &FitConfig,
+        observer: &mut O,
+    ) -> rbms::Result<FitReport>
+    where
+        M: EnergyModel + FitModel,
+        O: Observer<M>,
+    {
+        match self {
+            Choice::Cd(t) => rbms::train::fit(model, data, t, config, observer),
+            Choice::Pcd(t) => rbms::train::fit(model, data, t, config, observer),
+        }
+    }
+}
+
+/// The training settings of the digits examples from `--epochs` (default 20), `--lr`
+/// (default `lr`), `--batch` (10), `--momentum` (0.5) and `--seed` (0).
+pub fn digits_fit_config(args: &Args, lr: f64) -> Result<FitConfig, String> {
+    Ok(FitConfig::default()
+        .epochs(args.get("epochs", 20)?)
+        .learning_rate(args.get("lr", lr)?)
+        .batch_size(args.get("batch", 10)?)
+        .momentum(args.get("momentum", 0.5)?)
+        .seed(args.get("seed", 0)?))
 }
 
 pub fn parse_trainer(s: &str, chains: usize) -> Result<Choice, String> {
@@ -136,10 +172,11 @@ pub fn filter_tiles<T: Float>(w: &nalgebra::DMatrix<T>, max: usize) -> Vec<Vec<f
         .collect()
 }
 
-/// Samples from the model: `chains` Gibbs chains started from uniform noise, run for `steps`
-/// steps each; the tiles are p(v|h) at the final step.
-pub fn sample_tiles<T: Float>(
-    rbm: &Rbm<T>,
+/// Samples from the model: `chains` Gibbs chains started from noise (uniform bits, or standard
+/// normal values for Gaussian units), run for `steps` steps each; the tiles are E[v|h] at the
+/// final step.
+pub fn sample_tiles<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>>(
+    rbm: &Rbm<T, V, H>,
     chains: usize,
     steps: usize,
     rng: &mut RunRng,

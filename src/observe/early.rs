@@ -5,6 +5,7 @@ use super::{Control, Observer};
 use crate::params::{Model, Parameters};
 use crate::rbm::AisConfig;
 use crate::train::{EpochReport, FitModel};
+use crate::units::{HiddenUnits, VisibleUnits};
 use crate::{Dataset, Error, Float, Rbm, Result, TiedAutoencoder};
 
 /// What [`EarlyStopping`] measures on the validation set.
@@ -100,7 +101,10 @@ fn no_metric(metric: ValidationMetric, model: &str) -> Error {
     }
 }
 
-impl<T: Float> Validate for Rbm<T> {
+/// Every unit kind has the reconstruction error and the free-energy gap; the
+/// pseudo-likelihood and the AIS log-likelihood are those of Bernoulli–Bernoulli models (an
+/// error for other unit kinds).
+impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Validate for Rbm<T, V, H> {
     fn validation_metric(
         &self,
         metric: ValidationMetric,
@@ -110,7 +114,10 @@ impl<T: Float> Validate for Rbm<T> {
         match metric {
             ValidationMetric::ReconstructionError => self.reconstruction_error(data),
             ValidationMetric::PseudoLikelihood => {
-                let pl = self.pseudo_likelihood_exact(data)?;
+                let bb = self
+                    .as_bernoulli()
+                    .ok_or_else(|| no_metric(metric, "an RBM with non-binary units"))?;
+                let pl = bb.pseudo_likelihood_exact(data)?;
                 Ok(pl.sum() / pl.len() as f64)
             }
             ValidationMetric::FreeEnergyGap => {
@@ -128,7 +135,10 @@ impl<T: Float> Validate for Rbm<T> {
                 Ok(valid - train)
             }
             ValidationMetric::AisLogLikelihood => {
-                let log_z = self.ais(&context.ais)?.log_z;
+                let bb = self
+                    .as_bernoulli()
+                    .ok_or_else(|| no_metric(metric, "an RBM with non-binary units"))?;
+                let log_z = bb.ais(&context.ais)?.log_z;
                 let f = mean_free_energy(self, data, "mean free energy of the validation set")?;
                 Ok(-f - log_z)
             }

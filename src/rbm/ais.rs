@@ -285,7 +285,7 @@ impl AisConfig {
         self
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         if self.runs < 2 {
             return Err(invalid(
                 "AIS runs",
@@ -332,7 +332,7 @@ pub struct AisEstimate {
 }
 
 impl AisEstimate {
-    fn from_log_weights(
+    pub(crate) fn from_log_weights(
         direction: AisDirection,
         log_weights: Vec<f64>,
         log_z_base: f64,
@@ -494,47 +494,17 @@ impl<T: Float> Rbm<T> {
         config: &AisConfig,
     ) -> Result<Vec<f64>> {
         let runs = config.runs;
-        let blocks = runs.div_ceil(AIS_BLOCK);
-        let threads = config
-            .threads
-            .unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            })
-            .min(blocks);
         let w_t = self.params.weights.transpose();
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<Vec<f64>>>> = Mutex::new(vec![None; blocks]);
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= blocks {
-                        break;
-                    }
-                    let range = i * AIS_BLOCK..((i + 1) * AIS_BLOCK).min(runs);
-                    let start = starts.map(|s| s.columns(range.start, range.len()).into_owned());
-                    let mut rng = RunRng::seed_from_u64(config.seed);
-                    for _ in 0..=i {
-                        rng.jump();
-                    }
-                    let lw = Block::new(self, &w_t, b_a, range.len()).run(
-                        direction,
-                        start,
-                        config.schedule.betas(),
-                        &mut rng,
-                    );
-                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(lw);
-                });
-            }
+        let lw = run_blocks(config, |i, rng| {
+            let range = i * AIS_BLOCK..((i + 1) * AIS_BLOCK).min(runs);
+            let start = starts.map(|s| s.columns(range.start, range.len()).into_owned());
+            Block::new(self, &w_t, b_a, range.len()).run(
+                direction,
+                start,
+                config.schedule.betas(),
+                rng,
+            )
         });
-        let lw: Vec<f64> = results
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .into_iter()
-            .flat_map(|r| r.unwrap_or_default())
-            .collect();
         if let Some(i) = lw.iter().position(|x| !x.is_finite()) {
             return Err(Error::NonFinite {
                 what: "AIS log-weights (parameters too large for the scalar type?)",
@@ -548,9 +518,50 @@ impl<T: Float> Rbm<T> {
     }
 }
 
+/// The log-weights of every run: `block(i, rng)` for each block `i` of [`AIS_BLOCK`] chains,
+/// with `rng` the [`RunRng`] seeded with `config.seed` and jumped `i + 1` times, spread over up
+/// to `config.threads` threads and concatenated in block order (so the result does not depend
+/// on the number of threads).
+pub(crate) fn run_blocks<F>(config: &AisConfig, block: F) -> Vec<f64>
+where
+    F: Fn(usize, &mut RunRng) -> Vec<f64> + Sync,
+{
+    let blocks = config.runs.div_ceil(AIS_BLOCK);
+    let threads = config
+        .threads
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .min(blocks);
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Vec<f64>>> = Mutex::new(vec![Vec::new(); blocks]);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= blocks {
+                    break;
+                }
+                let mut rng = RunRng::seed_from_u64(config.seed);
+                for _ in 0..=i {
+                    rng.jump();
+                }
+                let lw = block(i, &mut rng);
+                results.lock().unwrap_or_else(|e| e.into_inner())[i] = lw;
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .concat()
+}
+
 /// Picks `n` columns of `m`: a seeded partial shuffle when `m` has at least `n` columns, else
 /// every column in turn.
-fn choose_columns<T: Float>(m: &DMatrix<T>, n: usize, seed: u64) -> DMatrix<T> {
+pub(crate) fn choose_columns<T: Float>(m: &DMatrix<T>, n: usize, seed: u64) -> DMatrix<T> {
     let total = m.ncols();
     let picks: Vec<usize> = if total >= n {
         let mut rng = RunRng::seed_from_u64(seed);
@@ -774,7 +785,7 @@ fn active_column_sums_impl<T: Float>(m: &[T], init: &[T], x: &DMatrix<T>, out: &
     }
 }
 
-fn invalid(name: &'static str, reason: impl Into<String>) -> Error {
+pub(crate) fn invalid(name: &'static str, reason: impl Into<String>) -> Error {
     Error::InvalidParameter {
         name,
         reason: reason.into(),

@@ -233,13 +233,11 @@ impl<T: Float> Rbm<T> {
     /// The same model with its parameters converted to another scalar type (exact from `f32`
     /// to `f64`).
     pub(crate) fn cast<U: Float>(&self) -> Rbm<U> {
-        Rbm {
-            params: LayerParams {
-                weights: self.params.weights.map(|x| U::of_f64(x.as_f64())),
-                visible_bias: self.params.visible_bias.map(|x| U::of_f64(x.as_f64())),
-                hidden_bias: self.params.hidden_bias.map(|x| U::of_f64(x.as_f64())),
-            },
-        }
+        Rbm::from_params(LayerParams {
+            weights: self.params.weights.map(|x| U::of_f64(x.as_f64())),
+            visible_bias: self.params.visible_bias.map(|x| U::of_f64(x.as_f64())),
+            hidden_bias: self.params.hidden_bias.map(|x| U::of_f64(x.as_f64())),
+        })
     }
 }
 

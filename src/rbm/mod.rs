@@ -1,7 +1,9 @@
-//! The Bernoulli–Bernoulli restricted Boltzmann machine.
+//! Restricted Boltzmann machines: [`Rbm<T, V, H>`](Rbm) with visible units of kind `V` and
+//! hidden units of kind `H` (see [`crate::units`]); `Rbm<T>` is the Bernoulli–Bernoulli model.
 
 pub mod ais;
 mod exact;
+pub mod gaussian;
 mod pseudo_likelihood;
 mod sampling;
 
@@ -9,18 +11,17 @@ pub use ais::{
     AisBase, AisConfig, AisDirection, AisEstimate, AisSchedule, LikelihoodEstimate, AIS_BLOCK,
 };
 pub use exact::{MAX_EXACT_GRADIENT_UNITS, MAX_EXACT_UNITS};
+pub use gaussian::GaussianAisBase;
 pub use sampling::{GibbsConfig, GibbsSamples, GibbsStart};
 
 /// The parameters of an [`Rbm`]: weights `W` (`n_hidden × n_visible`), visible biases `b`,
 /// hidden biases `c` (blocks `weights`, `visible_bias`, `hidden_bias`).
 pub type RbmParams<T> = LayerParams<T>;
 
-use crate::data::{check_finite, check_unit_interval};
+use crate::data::check_finite;
 use crate::energy::{contrastive_update_unfused, EnergyModel, GradientTerm};
 use crate::kernels;
-use crate::math::{
-    gemm_a_bt, gemm_at_b, logit_clipped, mean_squared_difference, row_sums_into, sigmoid, softplus,
-};
+use crate::math::{gemm_a_bt, gemm_at_b, mean_squared_difference, row_sums_into, sigmoid};
 use crate::observe::Observer;
 use crate::parallel;
 use crate::params::{LayerParams, Model, Parameters};
@@ -28,18 +29,24 @@ use crate::train::{
     FitConfig, FitModel, FitReport, Init, Metrics, MetricsConfig, StepContext, Trainer, UpdateRule,
     VisibleBiasInit,
 };
+use crate::units::{Bernoulli, HiddenUnits, UnitParams, VisibleUnits};
 use crate::{Dataset, Error, Float, Result};
 use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector};
 use rand::Rng;
+use std::marker::PhantomData;
 
-/// A restricted Boltzmann machine with binary (Bernoulli) visible and hidden units.
+/// A restricted Boltzmann machine with visible units of kind `V` and hidden units of kind `H`
+/// (see [`crate::units`]); by default, and as `Rbm<T>`, binary (Bernoulli) visible and hidden
+/// units. [`GaussianRbm`](gaussian::GaussianRbm) and
+/// [`GaussianSigmaRbm`](gaussian::GaussianSigmaRbm) name the Gaussian–Bernoulli models.
 ///
-/// Energy E(v, h) = −bᵀv − cᵀh − hᵀWv; free energy
+/// The Bernoulli–Bernoulli model has energy E(v, h) = −bᵀv − cᵀh − hᵀWv; free energy
 /// F(v) = −bᵀv − Σⱼ softplus(cⱼ + Wⱼ·v); conditionals p(hⱼ = 1 | v) = σ(cⱼ + Wⱼ·v) and
 /// p(vᵢ = 1 | h) = σ(bᵢ + W·ᵢᵀh). Visible inputs may be probabilities in `[0, 1]` (e.g. grey
 /// levels), as in scikit-learn's `BernoulliRBM`.
 ///
-/// Matrices hold one sample per column (see [`EnergyModel`]).
+/// Matrices hold one sample per column (see [`EnergyModel`]). The energy of the other kinds
+/// is in the [`units`](crate::units) module docs.
 ///
 /// ```
 /// use rbms::{datasets, ContrastiveDivergence, FitConfig, Rbm};
@@ -52,9 +59,31 @@ use rand::Rng;
 /// assert_eq!(features.shape(), (32, 1797));
 /// # Ok::<(), rbms::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rbm<T: Float> {
-    params: RbmParams<T>,
+pub struct Rbm<T: Float, V: VisibleUnits<T> = Bernoulli, H: HiddenUnits<T> = Bernoulli> {
+    params: V::Params,
+    units: PhantomData<fn() -> (V, H)>,
+}
+
+impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> std::fmt::Debug for Rbm<T, V, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rbm")
+            .field("visible", &V::NAME)
+            .field("hidden", &H::NAME)
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Clone for Rbm<T, V, H> {
+    fn clone(&self) -> Self {
+        Self::from_params(self.params.clone())
+    }
+}
+
+impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> PartialEq for Rbm<T, V, H> {
+    fn eq(&self, other: &Self) -> bool {
+        self.params == other.params
+    }
 }
 
 impl<T: Float> Rbm<T> {
@@ -63,9 +92,7 @@ impl<T: Float> Rbm<T> {
     /// [`fit`](Self::fit) initialises the parameters from its seed unless
     /// [`FitConfig::warm_start`] is set.
     pub fn new(n_visible: usize, n_hidden: usize) -> Result<Self> {
-        Ok(Self {
-            params: LayerParams::zeros(n_visible, n_hidden)?,
-        })
+        Self::zeros(n_visible, n_hidden)
     }
 
     /// A model from given parameters: `weights` is `n_hidden × n_visible`, `visible_bias` has
@@ -75,30 +102,76 @@ impl<T: Float> Rbm<T> {
         visible_bias: DVector<T>,
         hidden_bias: DVector<T>,
     ) -> Result<Self> {
-        Ok(Self {
-            params: LayerParams::new(weights, visible_bias, hidden_bias)?,
-        })
+        Ok(Self::from_params(LayerParams::new(
+            weights,
+            visible_bias,
+            hidden_bias,
+        )?))
+    }
+}
+
+impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Rbm<T, V, H> {
+    /// A model of any unit kinds with all parameters zero (σ = 1 for Gaussian units). Both
+    /// sizes must be ≥ 1. (`Rbm::new` is this for the Bernoulli–Bernoulli model.)
+    ///
+    /// ```
+    /// use rbms::units::{Bernoulli, Gaussian};
+    /// use rbms::{EnergyModel, Rbm};
+    /// let gb = Rbm::<f64, Gaussian, Bernoulli>::zeros(4, 3)?;
+    /// assert_eq!((gb.n_visible(), gb.n_hidden()), (4, 3));
+    /// # Ok::<(), rbms::Error>(())
+    /// ```
+    pub fn zeros(n_visible: usize, n_hidden: usize) -> Result<Self> {
+        Ok(Self::from_params(V::Params::zeros(n_visible, n_hidden)?))
+    }
+
+    /// A model of any unit kinds from a parameter set, which its own constructor has checked
+    /// ([`LayerParams::new`], [`GaussianParams::new`](crate::units::GaussianParams::new)).
+    pub fn with_params(params: V::Params) -> Self {
+        Self::from_params(params)
+    }
+
+    pub(crate) fn from_params(params: V::Params) -> Self {
+        Self {
+            params,
+            units: PhantomData,
+        }
     }
 
     /// Weights `W`, `n_hidden × n_visible`: row `j` is the filter of hidden unit `j`.
     pub fn weights(&self) -> &DMatrix<T> {
-        &self.params.weights
+        &self.layer().weights
     }
     /// Visible biases `b`.
     pub fn visible_bias(&self) -> &DVector<T> {
-        &self.params.visible_bias
+        &self.layer().visible_bias
     }
     /// Hidden biases `c`.
     pub fn hidden_bias(&self) -> &DVector<T> {
-        &self.params.hidden_bias
+        &self.layer().hidden_bias
+    }
+
+    fn layer(&self) -> &LayerParams<T> {
+        self.params.layer()
+    }
+
+    /// The same model as an `Rbm<T>` when both layers are Bernoulli (the unit traits are
+    /// sealed, so the parameters are exactly an `Rbm<T>`'s), for what only that model has
+    /// (the pseudo-likelihood).
+    pub(crate) fn as_bernoulli(&self) -> Option<Rbm<T>> {
+        (V::BINARY && H::SIGMOID && self.params.n_blocks() == 3)
+            .then(|| Rbm::<T>::from_params(self.layer().clone()))
     }
 
     /// Initialises the parameters: W ~ N(0, `weight_std`²) (drawn as `f64` standard normals
     /// from `rng`, one per weight in column-major order, then scaled and rounded to `T`),
     /// hidden biases 0 or, with [`HiddenBiasInit::FromTarget`](crate::train::HiddenBiasInit),
-    /// logit of a sparsity target, visible biases 0 or, with [`VisibleBiasInit::FromData`],
+    /// logit of a sparsity target, visible biases 0 (and σ = 1) or, with
+    /// [`VisibleBiasInit::FromData`], from the data, which is then needed: for Bernoulli units
     /// logit(p̄ᵢ) with the feature mean p̄ᵢ clipped to `[1e-3, 1 − 1e-3]` (Hinton's practical
-    /// guide, §8), which needs `data`.
+    /// guide, §8); for Gaussian units the feature mean, and for
+    /// [`GaussianSigma`](crate::units::GaussianSigma) units σᵢ = the feature's standard
+    /// deviation (1 where it is 0).
     pub fn initialize<R: Rng + ?Sized>(
         &mut self,
         init: &Init,
@@ -106,7 +179,7 @@ impl<T: Float> Rbm<T> {
         rng: &mut R,
     ) -> Result<()> {
         init.check()?;
-        let weights = self.params.random_weights(init.weight_std, rng)?;
+        let weights = self.layer().random_weights(init.weight_std, rng)?;
         if init.visible_bias == VisibleBiasInit::FromData {
             match data {
                 Some(d) => self.check_visible(d.samples())?,
@@ -118,26 +191,24 @@ impl<T: Float> Rbm<T> {
                 }
             }
         }
-        self.params.weights = weights;
-        self.params
+        let mut params = V::Params::zeros(self.n_visible(), self.n_hidden())?;
+        params.layer_mut().weights = weights;
+        params
+            .layer_mut()
             .hidden_bias
             .fill(T::of_f64(init.hidden_bias.value()));
-        match init.visible_bias {
-            VisibleBiasInit::Zero => self.params.visible_bias.fill(T::zero()),
-            VisibleBiasInit::FromData => {
-                // Checked above: `data` is present and suits the model.
-                let Some(data) = data else { return Ok(()) };
-                let eps = T::of_f64(1e-3);
-                for (b, m) in self
-                    .params
-                    .visible_bias
-                    .iter_mut()
-                    .zip(data.feature_means().iter())
-                {
-                    *b = logit_clipped(*m, eps);
-                }
-            }
+        if init.visible_bias == VisibleBiasInit::FromData {
+            // Checked above: `data` is present and suits the model.
+            let Some(data) = data else { return Ok(()) };
+            let means = data.feature_means();
+            let stds = if V::BINARY {
+                DVector::zeros(0)
+            } else {
+                crate::standardize::feature_stds(data)
+            };
+            V::initialize_from_data(&mut params, &means, &stds);
         }
+        self.params = params;
         Ok(())
     }
 
@@ -169,12 +240,13 @@ impl<T: Float> Rbm<T> {
         crate::train::fit(self, data, trainer, config, observer)
     }
 
-    /// Hidden features p(h = 1 | v) of every sample: an `n_hidden × n_samples` matrix.
+    /// Hidden features E[h | v] (p(h = 1 | v) for Bernoulli units) of every sample: an
+    /// `n_hidden × n_samples` matrix.
     pub fn transform(&self, data: &Dataset<T>) -> Result<DMatrix<T>> {
         self.hidden_probabilities(data.samples())
     }
 
-    /// Mean-field reconstructions p(v = 1 | h = p(h | v)) of every sample (`n_visible × n_samples`).
+    /// Mean-field reconstructions E[v | h = E[h | v]] of every sample (`n_visible × n_samples`).
     /// Deterministic: the hidden layer is represented by its probabilities, not a sample.
     pub fn reconstruct(&self, data: &Dataset<T>) -> Result<DMatrix<T>> {
         let h = self.transform(data)?;
@@ -247,24 +319,60 @@ fn check_same_shape(
     Ok(())
 }
 
-impl<T: Float> Model for Rbm<T> {
+impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Model for Rbm<T, V, H> {
     type Scalar = T;
-    type Params = RbmParams<T>;
-    fn params(&self) -> &RbmParams<T> {
+    type Params = V::Params;
+    fn params(&self) -> &V::Params {
         &self.params
     }
-    fn params_mut(&mut self) -> &mut RbmParams<T> {
+    fn params_mut(&mut self) -> &mut V::Params {
         &mut self.params
     }
 }
 
-impl<T: Float> EnergyModel for Rbm<T> {
+/// `v/σ` column by column when σ is not 1, else `v` itself (what the hidden layer sees).
+fn scaled_visible<'a, T: Float>(
+    v: DMatrixView<'a, T>,
+    inv_sigma: Option<&DVector<T>>,
+) -> Scaled<'a, T> {
+    match inv_sigma {
+        None => Scaled::Borrowed(v),
+        Some(s) => {
+            let mut x = v.into_owned();
+            for mut col in x.column_iter_mut() {
+                col.component_mul_assign(s);
+            }
+            Scaled::Owned(x)
+        }
+    }
+}
+
+/// The visible states as the hidden layer sees them: borrowed when σ = 1, else scaled.
+enum Scaled<'a, T: Float> {
+    Borrowed(DMatrixView<'a, T>),
+    Owned(DMatrix<T>),
+}
+
+impl<T: Float> Scaled<'_, T> {
+    fn view(&self) -> DMatrixView<'_, T> {
+        match self {
+            Scaled::Borrowed(v) => v.as_view(),
+            Scaled::Owned(m) => m.as_view(),
+        }
+    }
+}
+
+impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, H> {
     fn n_visible(&self) -> usize {
-        self.params.weights.ncols()
+        self.layer().weights.ncols()
     }
 
     fn n_hidden(&self) -> usize {
-        self.params.weights.nrows()
+        self.layer().weights.nrows()
+    }
+
+    fn hidden_value_in_domain(&self, x: T) -> bool {
+        H::in_domain(x)
     }
 
     fn check_visible(&self, v: &DMatrix<T>) -> Result<()> {
@@ -280,7 +388,7 @@ impl<T: Float> EnergyModel for Rbm<T> {
             });
         }
         check_finite("visible states", v.as_slice(), v.nrows())?;
-        check_unit_interval("visible states (Bernoulli units)", v)
+        V::check_domain("visible states (Bernoulli units)", v)
     }
 
     fn energy(&self, v: DMatrixView<'_, T>, h: DMatrixView<'_, T>) -> Result<DVector<T>> {
@@ -297,11 +405,13 @@ impl<T: Float> EnergyModel for Rbm<T> {
         )?;
         check_finite_view("visible states", &v)?;
         check_finite_view("hidden states", &h)?;
-        let wv = &self.params.weights * v;
+        let inv_sigma = V::inverse_sigma(&self.params);
+        let x = scaled_visible(v, inv_sigma.as_ref());
+        let wv = &self.layer().weights * x.view();
         let mut out = DVector::zeros(v.ncols());
         for n in 0..v.ncols() {
-            let e = -self.params.visible_bias.dot(&v.column(n))
-                - self.params.hidden_bias.dot(&h.column(n))
+            let e = V::energy(&v, n, &self.params)
+                - self.layer().hidden_bias.dot(&h.column(n))
                 - h.column(n).dot(&wv.column(n));
             out[n] = e;
         }
@@ -316,17 +426,19 @@ impl<T: Float> EnergyModel for Rbm<T> {
             v.ncols(),
         )?;
         check_finite_view("visible states", &v)?;
+        let inv_sigma = V::inverse_sigma(&self.params);
+        let scaled = scaled_visible(v, inv_sigma.as_ref());
         let mut x = DMatrix::zeros(self.n_hidden(), v.ncols());
-        x.gemm(T::one(), &self.params.weights, &v, T::zero());
-        let c = &self.params.hidden_bias;
+        x.gemm(T::one(), &self.layer().weights, &scaled.view(), T::zero());
+        let c = &self.layer().hidden_bias;
         let mut out = DVector::zeros(v.ncols());
         for n in 0..v.ncols() {
             let sp = x
                 .column(n)
                 .iter()
                 .zip(c.iter())
-                .fold(T::zero(), |acc, (&xj, &cj)| acc + softplus(xj + cj));
-            out[n] = -self.params.visible_bias.dot(&v.column(n)) - sp;
+                .fold(T::zero(), |acc, (&xj, &cj)| acc + H::log_partition(xj + cj));
+            out[n] = V::energy(&v, n, &self.params) - sp;
         }
         Ok(out)
     }
@@ -347,11 +459,14 @@ impl<T: Float> EnergyModel for Rbm<T> {
             (self.n_hidden(), v.ncols()),
             out.shape(),
         )?;
+        let inv_sigma = V::inverse_sigma(&self.params);
+        let scaled = scaled_visible(v, inv_sigma.as_ref());
+        let v = scaled.view();
         let (nh, nv) = (self.n_hidden(), self.n_visible());
-        if kernels::small_layers(nh, nv) {
+        if H::SIGMOID && kernels::small_layers(nh, nv) {
             if let (Some(x), Some(o)) = (kernels::contiguous(&v), kernels::contiguous_mut(&mut out))
             {
-                let p = &self.params;
+                let p = self.layer();
                 kernels::affine_sigmoid(
                     p.weights.as_slice(),
                     p.hidden_bias.as_slice(),
@@ -363,8 +478,8 @@ impl<T: Float> EnergyModel for Rbm<T> {
                 return Ok(());
             }
         }
-        out.gemm(T::one(), &self.params.weights, &v, T::zero());
-        add_bias_sigmoid(&mut out, &self.params.hidden_bias);
+        out.gemm(T::one(), &self.layer().weights, &v, T::zero());
+        H::mean_in_place(&mut out, &self.layer().hidden_bias);
         Ok(())
     }
 
@@ -388,21 +503,26 @@ impl<T: Float> EnergyModel for Rbm<T> {
         if kernels::small_layers(nh, nv) {
             if let (Some(x), Some(o)) = (kernels::contiguous(&h), kernels::contiguous_mut(&mut out))
             {
-                let p = &self.params;
-                kernels::transposed_affine_sigmoid(
-                    p.weights.as_slice(),
-                    p.visible_bias.as_slice(),
-                    x,
-                    o,
-                    nv,
-                    nh,
-                );
+                let p = self.layer();
+                if V::BINARY {
+                    kernels::transposed_affine_sigmoid(
+                        p.weights.as_slice(),
+                        p.visible_bias.as_slice(),
+                        x,
+                        o,
+                        nv,
+                        nh,
+                    );
+                } else {
+                    kernels::transposed_product(p.weights.as_slice(), x, o, nv, nh);
+                    V::mean_in_place(&mut out, &self.params);
+                }
                 return Ok(());
             }
         }
-        let w: DMatrixView<'_, T> = self.params.weights.as_view();
+        let w: DMatrixView<'_, T> = self.layer().weights.as_view();
         gemm_at_b(&mut out, T::one(), &w, &h, T::zero());
-        add_bias_sigmoid(&mut out, &self.params.visible_bias);
+        V::mean_in_place(&mut out, &self.params);
         Ok(())
     }
 
@@ -414,7 +534,7 @@ impl<T: Float> EnergyModel for Rbm<T> {
         rng: &mut R,
     ) -> Result<()> {
         self.hidden_probabilities_into(v, probs.as_view_mut())?;
-        sample_bernoulli(probs.as_view(), states, rng)
+        H::sample(probs.as_view(), states, rng)
     }
 
     fn sample_visible_into<R: Rng + ?Sized>(
@@ -425,17 +545,19 @@ impl<T: Float> EnergyModel for Rbm<T> {
         rng: &mut R,
     ) -> Result<()> {
         self.visible_probabilities_into(h, probs.as_view_mut())?;
-        sample_bernoulli(probs.as_view(), states, rng)
+        V::sample(probs.as_view(), states, &self.params, rng)
     }
 
-    /// ∂F/∂W = −p(h|v) vᵀ, ∂F/∂b = −v, ∂F/∂c = −p(h|v), summed over columns and scaled.
+    /// ∂F/∂W = −E[h|v] (v/σ)ᵀ, ∂F/∂c = −E[h|v], and the visible parameters' gradients (for
+    /// Bernoulli units ∂F/∂b = −v; see [`VisibleUnits::gradient_into`]), summed over columns
+    /// and scaled.
     fn free_energy_gradient_into(
         &self,
         v: DMatrixView<'_, T>,
         hidden: DMatrixView<'_, T>,
         scale: T,
         beta: T,
-        grad: &mut RbmParams<T>,
+        grad: &mut V::Params,
     ) -> Result<()> {
         self.check_shape(
             "visible states (n_visible × n)",
@@ -448,39 +570,43 @@ impl<T: Float> EnergyModel for Rbm<T> {
             (self.n_hidden(), v.ncols()),
             hidden.shape(),
         )?;
-        check_same_shape(
-            "gradient weights",
-            self.params.weights.shape(),
-            grad.weights.shape(),
+        self.check_params_shape(
+            [
+                "gradient weights",
+                "gradient visible_bias",
+                "gradient hidden_bias",
+            ],
+            grad,
         )?;
-        check_same_shape(
-            "gradient visible_bias",
-            (self.n_visible(), 1),
-            grad.visible_bias.shape(),
-        )?;
-        check_same_shape(
-            "gradient hidden_bias",
-            (self.n_hidden(), 1),
-            grad.hidden_bias.shape(),
-        )?;
-        gemm_a_bt(&mut grad.weights.as_view_mut(), -scale, &hidden, &v, beta);
-        row_sums_into(&v, -scale, beta, &mut grad.visible_bias);
-        row_sums_into(&hidden, -scale, beta, &mut grad.hidden_bias);
+        let inv_sigma = V::inverse_sigma(&self.params);
+        let scaled = scaled_visible(v, inv_sigma.as_ref());
+        let g = grad.layer_mut();
+        gemm_a_bt(
+            &mut g.weights.as_view_mut(),
+            -scale,
+            &hidden,
+            &scaled.view(),
+            beta,
+        );
+        V::gradient_into(&v, &hidden, scale, beta, &self.params, grad);
+        row_sums_into(&hidden, -scale, beta, &mut grad.layer_mut().hidden_bias);
         Ok(())
     }
 
-    /// For layers small enough for the crate's small-matrix kernels (and contiguous inputs),
-    /// computes the weight gradient `−a.scale·Hₐ·Vₐᵀ − b.scale·H_b·V_bᵀ` in one pass (each
-    /// product summed over its columns in order, then scaled), then applies the rule block by
-    /// block, writing the new parameters into `scratch` and exchanging it with the parameters
-    /// once every block is known to be finite. Otherwise, the default computation.
+    /// For layers without a σ block (Bernoulli or unit-variance Gaussian visible units) small
+    /// enough for the crate's small-matrix kernels (and contiguous inputs), computes the weight
+    /// gradient `−a.scale·Hₐ·Vₐᵀ − b.scale·H_b·V_bᵀ`
+    /// in one pass (each product summed over its columns in order, then scaled), then applies
+    /// the rule block by block, writing the new parameters into `scratch` and exchanging it
+    /// with the parameters once every block is known to be finite. Otherwise, the default
+    /// computation.
     fn contrastive_update(
         &mut self,
         a: GradientTerm<'_, T>,
         b: GradientTerm<'_, T>,
         rule: &UpdateRule<T>,
-        velocity: &mut RbmParams<T>,
-        scratch: &mut RbmParams<T>,
+        velocity: &mut V::Params,
+        scratch: &mut V::Params,
         ctx: StepContext,
     ) -> Result<()> {
         self.check_term(&a)?;
@@ -511,7 +637,10 @@ impl<T: Float> EnergyModel for Rbm<T> {
         let (Some(av), Some(ah), Some(bv), Some(bh)) = slices else {
             return contrastive_update_unfused(self, a, b, rule, velocity, scratch, ctx);
         };
-        if !kernels::small_layers(nh, nv) {
+        // The fused path computes ∂F/∂W = −E[h|v] vᵀ and ∂F/∂c = −E[h|v] with unscaled v:
+        // visible units without a σ block (Bernoulli, unit-variance Gaussian).
+        let fused = self.params.n_blocks() == 3;
+        if !(fused && kernels::small_layers(nh, nv)) {
             return contrastive_update_unfused(self, a, b, rule, velocity, scratch, ctx);
         }
         let terms = [
@@ -526,15 +655,23 @@ impl<T: Float> EnergyModel for Rbm<T> {
                 alpha: -b.scale,
             },
         ];
-        kernels::weight_gradient(terms, scratch.weights.as_mut_slice(), nh, nv);
+        let s = scratch.layer_mut();
+        kernels::weight_gradient(terms, s.weights.as_mut_slice(), nh, nv);
+        if V::BINARY {
+            bias_gradient_into(
+                s.visible_bias.as_mut_slice(),
+                [(av, -a.scale), (bv, -b.scale)],
+            );
+        }
         bias_gradient_into(
-            scratch.visible_bias.as_mut_slice(),
-            [(av, -a.scale), (bv, -b.scale)],
-        );
-        bias_gradient_into(
-            scratch.hidden_bias.as_mut_slice(),
+            s.hidden_bias.as_mut_slice(),
             [(ah, -a.scale), (bh, -b.scale)],
         );
+        if !V::BINARY {
+            let (zero, one) = (T::zero(), T::one());
+            V::gradient_into(&a.visible, &a.hidden, a.scale, zero, &self.params, scratch);
+            V::gradient_into(&b.visible, &b.hidden, b.scale, one, &self.params, scratch);
+        }
         for block in 0..self.params.n_blocks() {
             let r = rule.block_rule(self.params.block_kind(block));
             let theta = self.params.block(block);
@@ -556,7 +693,7 @@ impl<T: Float> EnergyModel for Rbm<T> {
     }
 }
 
-impl<T: Float> Rbm<T> {
+impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Rbm<T, V, H> {
     /// Checks the shapes of a gradient term.
     fn check_term(&self, t: &GradientTerm<'_, T>) -> Result<()> {
         self.check_shape(
@@ -573,10 +710,15 @@ impl<T: Float> Rbm<T> {
     }
 
     /// Checks that `p` has the shapes of the parameters.
-    fn check_params_shape(&self, what: [&'static str; 3], p: &RbmParams<T>) -> Result<()> {
-        check_same_shape(what[0], self.params.weights.shape(), p.weights.shape())?;
-        check_same_shape(what[1], (self.n_visible(), 1), p.visible_bias.shape())?;
-        check_same_shape(what[2], (self.n_hidden(), 1), p.hidden_bias.shape())
+    fn check_params_shape(&self, what: [&'static str; 3], p: &V::Params) -> Result<()> {
+        let (l, q) = (self.layer(), p.layer());
+        check_same_shape(what[0], l.weights.shape(), q.weights.shape())?;
+        check_same_shape(what[1], (self.n_visible(), 1), q.visible_bias.shape())?;
+        check_same_shape(what[2], (self.n_hidden(), 1), q.hidden_bias.shape())?;
+        match (self.params.log_sigma(), p.log_sigma()) {
+            (Some(s), Some(t)) => check_same_shape("log_sigma", s.shape(), t.shape()),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -594,7 +736,7 @@ fn bias_gradient_into<T: Float>(out: &mut [T], terms: [(&[T], T); 2]) {
 }
 
 /// x ← σ(x + bias) column by column, over blocks of columns in parallel with `threading`.
-fn add_bias_sigmoid<T: Float>(out: &mut DMatrixViewMut<'_, T>, bias: &DVector<T>) {
+pub(crate) fn add_bias_sigmoid<T: Float>(out: &mut DMatrixViewMut<'_, T>, bias: &DVector<T>) {
     let b = bias.as_slice();
     let rows = out.nrows();
     if let Some(o) = kernels::contiguous_mut(out) {
@@ -617,7 +759,7 @@ fn add_bias_sigmoid<T: Float>(out: &mut DMatrixViewMut<'_, T>, bias: &DVector<T>
 /// states ← Bernoulli(probs), column by column (see [`Float::bernoulli_fill`]): one word is
 /// drawn from `rng`, and each block of [`parallel::COLUMN_BLOCK`] columns samples from its own
 /// generator derived from it (see [`crate::parallel`]), in parallel with `threading`.
-fn sample_bernoulli<T: Float, R: Rng + ?Sized>(
+pub(crate) fn sample_bernoulli<T: Float, R: Rng + ?Sized>(
     probs: DMatrixView<'_, T>,
     mut states: DMatrixViewMut<'_, T>,
     rng: &mut R,
@@ -651,7 +793,10 @@ fn sample_bernoulli<T: Float, R: Rng + ?Sized>(
     Ok(())
 }
 
-impl<T: Float> FitModel for Rbm<T> {
+/// Metrics: the reconstruction error for every kind; the pseudo-likelihoods only for
+/// Bernoulli–Bernoulli models (they are not defined for real-valued visible units, and are
+/// left `None` there).
+impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> FitModel for Rbm<T, V, H> {
     fn check_data(&self, data: &Dataset<T>) -> Result<()> {
         self.check_shape(
             "training data (n_features must equal n_visible)",
@@ -659,7 +804,7 @@ impl<T: Float> FitModel for Rbm<T> {
             self.n_visible(),
             data.n_samples(),
         )?;
-        data.check_unit_interval("training data (Bernoulli units)")
+        V::check_domain("training data (Bernoulli units)", data.samples())
     }
 
     fn initialize_for_fit(
@@ -681,11 +826,17 @@ impl<T: Float> FitModel for Rbm<T> {
         if config.reconstruction {
             m.recon_mse = Some(self.reconstruction_error(data)?);
         }
+        if !(config.pseudo_likelihood || config.pseudo_likelihood_exact) {
+            return Ok(m);
+        }
+        let Some(bb) = self.as_bernoulli() else {
+            return Ok(m);
+        };
         if config.pseudo_likelihood {
-            m.pseudo_likelihood = Some(mean(&self.pseudo_likelihood(data, rng)?));
+            m.pseudo_likelihood = Some(mean(&bb.pseudo_likelihood(data, rng)?));
         }
         if config.pseudo_likelihood_exact {
-            m.pseudo_likelihood_exact = Some(mean(&self.pseudo_likelihood_exact(data)?));
+            m.pseudo_likelihood_exact = Some(mean(&bb.pseudo_likelihood_exact(data)?));
         }
         Ok(m)
     }

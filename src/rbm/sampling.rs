@@ -2,6 +2,7 @@
 
 use super::Rbm;
 use crate::energy::EnergyModel;
+use crate::units::{HiddenUnits, VisibleUnits};
 use crate::{Error, Float, Result};
 use nalgebra::DMatrix;
 use rand::Rng;
@@ -9,10 +10,12 @@ use rand::Rng;
 /// Where Gibbs chains start.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GibbsStart<T: Float> {
-    /// Each visible unit independently 0 or 1 with probability ½.
+    /// Each visible unit independently 0 or 1 with probability ½ (Bernoulli units), or a
+    /// standard normal draw (Gaussian units).
     Noise,
     /// From the given visible states, one chain per column (`n_visible × chains`; values in
-    /// `[0, 1]`). The number of chains is the number of columns.
+    /// the units' domain, `[0, 1]` for Bernoulli units). The number of chains is the number of
+    /// columns.
     From(DMatrix<T>),
 }
 
@@ -48,15 +51,16 @@ impl<T: Float> Default for GibbsConfig<T> {
 /// Recorded Gibbs states. Column `s · chains + c` is the `s`-th recorded state of chain `c`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GibbsSamples<T: Float> {
-    /// Binary visible states (`n_visible × chains·samples_per_chain`).
+    /// Visible states (`n_visible × chains·samples_per_chain`), binary for Bernoulli units.
     pub states: DMatrix<T>,
-    /// p(v = 1 | h) at the same steps: the mean image behind each state, better for display.
+    /// E[v | h] (p(v = 1 | h) for Bernoulli units) at the same steps: the mean image behind
+    /// each state, better for display.
     pub probabilities: DMatrix<T>,
     /// Number of chains.
     pub chains: usize,
 }
 
-impl<T: Float> Rbm<T> {
+impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Rbm<T, V, H> {
     /// Runs block Gibbs chains (h ~ p(h|v), then v ~ p(v|h), per step) and records states.
     ///
     /// ```
@@ -92,9 +96,7 @@ impl<T: Float> Rbm<T> {
                 if config.chains == 0 {
                     return Err(Error::ZeroChains);
                 }
-                DMatrix::from_fn(nv, config.chains, |_, _| {
-                    crate::data::bernoulli(T::of_f64(0.5), rng)
-                })
+                DMatrix::from_fn(nv, config.chains, |_, _| V::noise(rng))
             }
             GibbsStart::From(v0) => {
                 self.check_visible(v0)?;

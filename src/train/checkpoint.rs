@@ -210,10 +210,10 @@ impl<M: EnergyModel> Resumable<M> for PersistentCd {
         // The chains' states must be states of the model's units (for Bernoulli units, in
         // [0, 1]; the sampler writes 0 or 1).
         model.check_visible(v)?;
-        if let Some(bad) = h.iter().find(|x| !(x.as_f64() >= 0.0 && x.as_f64() <= 1.0)) {
+        if let Some(bad) = h.iter().find(|&&x| !model.hidden_value_in_domain(x)) {
             return Err(Error::ResumeMismatch {
                 what: "chain hidden states",
-                reason: format!("{} is not a state of a binary unit", bad.as_f64()),
+                reason: format!("{} is not a state of the hidden units", bad.as_f64()),
             });
         }
         Ok(())
