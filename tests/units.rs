@@ -187,3 +187,77 @@ fn persistent_chains_of_spins_are_checked_as_spins() {
         })
     ));
 }
+
+/// log of Σ exp(xᵢ), stably.
+fn log_sum_exp(xs: &[f64]) -> f64 {
+    let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    max + xs.iter().map(|x| (x - max).exp()).sum::<f64>().ln()
+}
+
+/// Exact log Z of spin models against brute force: Σ over every (v, h) of exp(−E) for binary
+/// visibles; for a Gaussian visible unit, a fine trapezoid rule over v of exp(−F(v)) with F
+/// from the enumeration of h. log p(v) then sums to 1 over all v.
+#[test]
+fn spin_models_have_exact_log_z_and_ais() {
+    use rbms::rbm::{AisConfig, AisSchedule, GaussianAisBase};
+    for (nv, nh, seed) in [(3usize, 2usize, 0.3f64), (4, 3, 1.1), (2, 4, -0.7)] {
+        let values: Vec<f64> = (0..40)
+            .map(|k| ((k as f64) * seed + 0.5).sin() * 1.2)
+            .collect();
+        let m = SpinRbm::with_params(layer(nv, nh, &values));
+        let all = DMatrix::from_fn(nv, 1 << nv, |i, s| ((s >> i) & 1) as f64);
+        let f = free_energy_over_spins(&m, &all);
+        let brute = log_sum_exp(&f.iter().map(|x| -x).collect::<Vec<_>>());
+        let exact = m.log_partition_exact().unwrap();
+        assert!(
+            (exact - brute).abs() < 1e-10,
+            "{nv}×{nh}: {exact} vs {brute}"
+        );
+        let data = rbms::Dataset::from_columns(all.clone()).unwrap();
+        let total: f64 = m
+            .log_prob_exact(&data)
+            .unwrap()
+            .iter()
+            .map(|x| x.exp())
+            .sum();
+        assert!((total - 1.0).abs() < 1e-10, "{total}");
+        let config = AisConfig::default()
+            .schedule(AisSchedule::linear(1000).unwrap())
+            .runs(100)
+            .seed(4);
+        let ais = m.ais(&config).unwrap();
+        assert!(
+            (ais.log_z - exact).abs() < 3.0 * ais.stderr + 0.02,
+            "{ais:?} vs {exact}"
+        );
+        assert!(ais.interval.0 <= ais.log_z && ais.log_z <= ais.interval.1);
+        let ll = m.log_likelihood(&data, &config).unwrap();
+        let mean_exact = m.log_prob_exact(&data).unwrap().mean();
+        assert!((ll.forward_log_prob() - mean_exact).abs() < 0.05);
+    }
+    // one Gaussian visible unit, three spin hidden units: ∫ exp(−F(v)) dv by the trapezoid rule
+    let values = [0.8, -0.5, 1.1, 0.3, -0.4, 0.2, 0.6];
+    let g = GaussianSpinRbm::with_params(layer(1, 3, &values));
+    let (lo, hi, n) = (-40.0, 40.0, 200_000);
+    let step = (hi - lo) / n as f64;
+    let grid = DMatrix::from_fn(1, n + 1, |_, k| lo + k as f64 * step);
+    let neg_f: Vec<f64> = free_energy_over_spins(&g, &grid)
+        .iter()
+        .map(|x| -x)
+        .collect();
+    let mut terms = neg_f.clone();
+    terms[0] -= std::f64::consts::LN_2;
+    terms[n] -= std::f64::consts::LN_2;
+    let numeric = log_sum_exp(&terms) + step.ln();
+    let exact = g.log_partition_exact().unwrap();
+    assert!((exact - numeric).abs() < 1e-8, "{exact} vs {numeric}");
+    let config = AisConfig::default()
+        .schedule(AisSchedule::linear(2000).unwrap())
+        .runs(100)
+        .seed(5);
+    let ais = g.ais(&GaussianAisBase::standard(1), &config).unwrap();
+    assert!(
+        (ais.log_z - exact).abs() < 3.0 * ais.stderr + 0.05,
+        "{ais:?} vs {exact}"
+    );
+}
