@@ -507,3 +507,94 @@ fn centered_update_is_the_centered_gradient_step() {
         .unwrap();
     assert!((plain.visible_bias() - model.visible_bias()).amax() > 1e-3);
 }
+
+/// PT on other unit kinds. Spin hidden units: the visible states of the β = 1 chains and of
+/// the hottest chains follow the exact p_β(v) (enumeration of h ∈ {−1, 1}², chi-square at
+/// 0.001). Gaussian visible units: p_β(v | h) has mean b + Wᵀh and standard deviation 1/√β;
+/// and PT trains a Gaussian–Bernoulli model on standardised digits to finite parameters.
+#[test]
+fn pt_for_spin_and_gaussian_units() {
+    use rbms::units::{Bernoulli, Gaussian, Spin};
+    let p = tiny_rbm().params().clone();
+    let spin = Rbm::<f64, Bernoulli, Spin>::with_params(p.clone());
+    let pt = ParallelTempering::new(1, 20, 3).ladder(Ladder::Betas(vec![1.0, 0.6, 0.3]));
+    let mut rng = RunRng::seed_from_u64(23);
+    let mut state = pt.init_state(&spin, &some_data(3), 1, &mut rng).unwrap();
+    pt.run_chains(&spin, &mut state, 200, &mut rng).unwrap();
+    let (mut cold, mut hot) = (vec![0u64; 8], vec![0u64; 8]);
+    for _ in 0..2500 {
+        pt.run_chains(&spin, &mut state, 4, &mut rng).unwrap();
+        let v = state.chain_visible_states();
+        for i in 0..20 {
+            cold[index_of(v.column(i))] += 1;
+            hot[index_of(v.column(2 * 20 + i))] += 1;
+        }
+    }
+    let (vs, hs) = (
+        all_states(3),
+        DMatrix::from_fn(2, 4, |j, k| if (k >> j) & 1 == 1 { 1.0 } else { -1.0 }),
+    );
+    let marginal = |beta: f64| -> Vec<f64> {
+        let mut w = [0.0; 8];
+        for k in 0..4 {
+            let hm = DMatrix::from_fn(2, 8, |j, _| hs[(j, k)]);
+            let e = spin.energy(vs.as_view(), hm.as_view()).unwrap();
+            for v in 0..8 {
+                w[v] += (-beta * e[v]).exp();
+            }
+        }
+        let z: f64 = w.iter().sum();
+        w.iter().map(|x| x / z).collect()
+    };
+    for (counts, beta) in [(&cold, 1.0), (&hot, 0.3)] {
+        let (stat, dof) = chi_square(counts, &marginal(beta));
+        let crit = chi_square_critical_0_001(dof);
+        assert!(
+            stat < crit,
+            "spin, beta {beta}: chi-square {stat:.1} > {crit:.1}"
+        );
+    }
+    let (stat, dof) = chi_square(&cold, &marginal(0.3));
+    assert!(stat > 10.0 * chi_square_critical_0_001(dof), "{stat}");
+
+    // Gaussian visible units at β = 0.25: mean b + Wᵀh, standard deviation 2
+    let g = Rbm::<f64, Gaussian, Bernoulli>::with_params(p);
+    let n = 20_000;
+    let h = DMatrix::from_fn(2, n, |j, _| if j == 0 { 1.0 } else { 0.0 });
+    let (mut means, mut states) = (DMatrix::zeros(3, n), DMatrix::zeros(3, n));
+    g.sample_visible_tempered_into(
+        h.as_view(),
+        0.25,
+        means.as_view_mut(),
+        states.as_view_mut(),
+        &mut rng,
+    )
+    .unwrap();
+    for i in 0..3 {
+        let expect = g.visible_bias()[i] + g.weights()[(0, i)];
+        let row: Vec<f64> = states.row(i).iter().copied().collect();
+        let mean = row.iter().sum::<f64>() / n as f64;
+        let sd = (row.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+        assert!((means[(i, 0)] - expect).abs() < 1e-12);
+        assert!(
+            (mean - expect).abs() < 4.0 * 2.0 / (n as f64).sqrt(),
+            "{mean} vs {expect}"
+        );
+        assert!((sd - 2.0).abs() < 0.05, "sd {sd}");
+    }
+    let pixels = datasets::digits_scaled::<f64>();
+    let data = rbms::Standardizer::fit(&pixels)
+        .unwrap()
+        .transform(&pixels)
+        .unwrap();
+    let mut gb = rbms::GaussianRbm::<f64>::zeros(64, 16).unwrap();
+    let config = FitConfig::default()
+        .epochs(2)
+        .learning_rate(0.002)
+        .seed(3)
+        .metrics(MetricsConfig::none());
+    gb.fit(&data, &ParallelTempering::new(1, 10, 4), &config)
+        .unwrap();
+    assert!(gb.weights().iter().all(|w| w.is_finite()));
+    assert!(gb.weights().iter().any(|&w| w != 0.0));
+}

@@ -27,7 +27,9 @@ use super::checkpoint::check_same_shape;
 use super::{Resumable, RunRng, StepContext, Trainer, UpdateRule};
 use crate::energy::{EnergyModel, GradientTerm};
 use crate::math::{gemm_at_b, sigmoid};
+use crate::params::Model;
 use crate::params::{LayerParams, Parameters};
+use crate::units::{Bernoulli, Gaussian, GaussianSigma, HiddenUnits, Spin, VisibleUnits};
 use crate::{Dataset, Error, Float, Rbm, Result};
 use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut};
 use num_traits::{One, Zero};
@@ -232,6 +234,156 @@ impl<T: Float> Tempered for Rbm<T> {
     }
 }
 
+/// v ⊙ σ⁻¹ when the visible units have a learned σ (the hidden units see v/σ), else `None`.
+fn scaled_visible<T: Float, V: VisibleUnits<T>>(
+    v: DMatrixView<'_, T>,
+    params: &V::Params,
+) -> Option<DMatrix<T>> {
+    V::inverse_sigma(params).map(|inv| {
+        let mut x = v.clone_owned();
+        for mut col in x.column_iter_mut() {
+            col.component_mul_assign(&inv);
+        }
+        x
+    })
+}
+
+/// p_β(h | v) for any unit kinds: means f(β(c + W·(v/σ))) with f the hidden units' mean
+/// (logistic or tanh), then a sample of the hidden units.
+fn hidden_tempered<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>, R: Rng + ?Sized>(
+    m: &Rbm<T, V, H>,
+    v: DMatrixView<'_, T>,
+    beta: T,
+    mut probs: DMatrixViewMut<'_, T>,
+    states: DMatrixViewMut<'_, T>,
+    rng: &mut R,
+) -> Result<()> {
+    let (nh, nv) = m.weights().shape();
+    check_shape("visible states (n_visible × n)", (nv, v.ncols()), v.shape())?;
+    check_shape("hidden probabilities", (nh, v.ncols()), probs.shape())?;
+    check_shape("hidden states", (nh, v.ncols()), states.shape())?;
+    match scaled_visible::<T, V>(v, m.params()) {
+        Some(x) => product_into(m.weights(), x.as_view(), &mut probs),
+        None => product_into(m.weights(), v, &mut probs),
+    }
+    let c = m.hidden_bias();
+    for mut col in probs.column_iter_mut() {
+        for (x, &cj) in col.iter_mut().zip(c.iter()) {
+            let a = beta * (*x + cj);
+            *x = if H::SIGMOID { sigmoid(a) } else { a.tanh() };
+        }
+    }
+    H::sample(probs.as_view(), states, rng)
+}
+
+/// p_β(v | h) for any unit kinds: binary units σ(β(b + Wᵀh)); Gaussian units their mean
+/// b + σ⊙(Wᵀh) and variance σ²/β.
+fn visible_tempered<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>, R: Rng + ?Sized>(
+    m: &Rbm<T, V, H>,
+    h: DMatrixView<'_, T>,
+    beta: T,
+    mut probs: DMatrixViewMut<'_, T>,
+    mut states: DMatrixViewMut<'_, T>,
+    rng: &mut R,
+) -> Result<()> {
+    let (nh, nv) = m.weights().shape();
+    check_shape("hidden states (n_hidden × n)", (nh, h.ncols()), h.shape())?;
+    check_shape("visible probabilities", (nv, h.ncols()), probs.shape())?;
+    check_shape("visible states", (nv, h.ncols()), states.shape())?;
+    transposed_product_into(m.weights(), h, &mut probs);
+    if V::BINARY {
+        tempered_sigmoid_sample(probs, m.visible_bias().as_slice(), beta, states, rng);
+        return Ok(());
+    }
+    V::mean_in_place(&mut probs, m.params());
+    let inv = V::inverse_sigma(m.params());
+    let spread = T::one() / beta.sqrt();
+    for (pc, mut sc) in probs.column_iter().zip(states.column_iter_mut()) {
+        for (i, (&mean, s)) in pc.iter().zip(sc.iter_mut()).enumerate() {
+            let sigma = inv.as_ref().map_or(T::one(), |inv| T::one() / inv[i]);
+            *s = mean + sigma * spread * V::noise(rng);
+        }
+    }
+    Ok(())
+}
+
+/// E(v, h) = E_V(v) − Σⱼ hⱼ (cⱼ + (W·(v/σ))ⱼ) for any unit kinds.
+fn energy_generic<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>>(
+    m: &Rbm<T, V, H>,
+    v: DMatrixView<'_, T>,
+    h: DMatrixView<'_, T>,
+    mut workspace: DMatrixViewMut<'_, T>,
+    out: &mut [T],
+) -> Result<()> {
+    let (nh, nv) = m.weights().shape();
+    let n = v.ncols();
+    check_shape("visible states (n_visible × n)", (nv, n), v.shape())?;
+    check_shape("hidden states (n_hidden × n)", (nh, n), h.shape())?;
+    check_shape("energy workspace", (nh, n), workspace.shape())?;
+    check_shape("energies", (n, 1), (out.len(), 1))?;
+    match scaled_visible::<T, V>(v, m.params()) {
+        Some(x) => product_into(m.weights(), x.as_view(), &mut workspace),
+        None => product_into(m.weights(), v, &mut workspace),
+    }
+    let c = m.hidden_bias();
+    for (k, e) in out.iter_mut().enumerate() {
+        let mut acc = V::energy(&v, k, m.params());
+        for ((&hj, &cj), &xj) in h.column(k).iter().zip(c.iter()).zip(workspace.column(k)) {
+            acc -= hj * (cj + xj);
+        }
+        *e = acc;
+    }
+    Ok(())
+}
+
+/// Tempering for the other unit kinds: p_β ∝ exp(−β E) with β scaling every term of the
+/// energy (for Gaussian units the visible variance becomes σ²/β).
+macro_rules! tempered_units {
+    ($($v:ty, $h:ty);* $(;)?) => {$(
+        impl<T: Float> Tempered for Rbm<T, $v, $h> {
+            fn sample_hidden_tempered_into<R: Rng + ?Sized>(
+                &self,
+                v: DMatrixView<'_, T>,
+                beta: T,
+                probs: DMatrixViewMut<'_, T>,
+                states: DMatrixViewMut<'_, T>,
+                rng: &mut R,
+            ) -> Result<()> {
+                hidden_tempered(self, v, beta, probs, states, rng)
+            }
+
+            fn sample_visible_tempered_into<R: Rng + ?Sized>(
+                &self,
+                h: DMatrixView<'_, T>,
+                beta: T,
+                probs: DMatrixViewMut<'_, T>,
+                states: DMatrixViewMut<'_, T>,
+                rng: &mut R,
+            ) -> Result<()> {
+                visible_tempered(self, h, beta, probs, states, rng)
+            }
+
+            fn energy_into(
+                &self,
+                v: DMatrixView<'_, T>,
+                h: DMatrixView<'_, T>,
+                workspace: DMatrixViewMut<'_, T>,
+                out: &mut [T],
+            ) -> Result<()> {
+                energy_generic(self, v, h, workspace, out)
+            }
+        }
+    )*};
+}
+
+tempered_units!(
+    Bernoulli, Spin;
+    Gaussian, Bernoulli;
+    Gaussian, Spin;
+    GaussianSigma, Bernoulli;
+    GaussianSigma, Spin;
+);
+
 /// The inverse temperatures of [`ParallelTempering`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ladder {
@@ -290,9 +442,9 @@ impl Ladder {
             )));
         }
         for w in betas.windows(2) {
-            if !(w[1] < w[0] && w[1] >= 0.0) {
+            if !(w[1] < w[0] && w[1] > 0.0) {
                 return Err(bad(format!(
-                    "inverse temperatures must decrease strictly within [0, 1], got {betas:?}"
+                    "inverse temperatures must decrease strictly within (0, 1], got {betas:?}"
                 )));
             }
         }
