@@ -130,10 +130,10 @@ impl<T: Float> Standardizer<T> {
         self.mean.len()
     }
 
-    fn check(&self, rows: usize, cols: usize) -> Result<()> {
+    fn check(&self, what: &'static str, rows: usize, cols: usize) -> Result<()> {
         if rows != self.n_features() {
             return Err(Error::ShapeMismatch {
-                what: "data to standardise (n_features)",
+                what,
                 expected: (self.n_features(), cols),
                 found: (rows, cols),
             });
@@ -148,7 +148,8 @@ impl<T: Float> Standardizer<T> {
 
     /// (x − μ)/s for each feature (row) of each column of `m`.
     pub fn transform_matrix(&self, m: &DMatrix<T>) -> Result<DMatrix<T>> {
-        self.check(m.nrows(), m.ncols())?;
+        self.check("data to standardise (n_features)", m.nrows(), m.ncols())?;
+        crate::data::check_finite("data to standardise", m.as_slice(), m.nrows())?;
         let mut out = m.clone();
         for mut col in out.column_iter_mut() {
             for ((x, &mu), &s) in col.iter_mut().zip(self.mean.iter()).zip(self.scale.iter()) {
@@ -165,7 +166,12 @@ impl<T: Float> Standardizer<T> {
 
     /// μ + s·z for each feature (row) of each column of `m`.
     pub fn inverse_transform_matrix(&self, m: &DMatrix<T>) -> Result<DMatrix<T>> {
-        self.check(m.nrows(), m.ncols())?;
+        self.check(
+            "standardised data to map back (n_features)",
+            m.nrows(),
+            m.ncols(),
+        )?;
+        crate::data::check_finite("standardised data to map back", m.as_slice(), m.nrows())?;
         let mut out = m.clone();
         for mut col in out.column_iter_mut() {
             for ((x, &mu), &s) in col.iter_mut().zip(self.mean.iter()).zip(self.scale.iter()) {

@@ -844,3 +844,50 @@ fn gaussian_ais_is_the_same_on_any_number_of_threads() {
     assert_eq!(r1, r2);
     assert_ne!(one.log_weights, r1.log_weights);
 }
+
+/// Finite parameters or data that overflow (σ = e^−800 or e^800, values near 1e200) give
+/// NonFinite errors from the free energy, log Z and log p, never a silent NaN or infinity;
+/// the standardiser refuses non-finite values in a bare matrix too.
+#[test]
+fn overflowing_finite_values_are_errors() {
+    let layer = LayerParams::new(
+        DMatrix::from_element(2, 2, 0.1),
+        DVector::from_element(2, 0.0),
+        DVector::from_element(2, 0.0),
+    )
+    .unwrap();
+    let v = DMatrix::from_element(2, 3, 0.5);
+    for z in [-800.0, 800.0] {
+        let m = rbms::GaussianSigmaRbm::<f64>::with_params(
+            GaussianParams::new(layer.clone(), DVector::from_element(2, z)).unwrap(),
+        );
+        let fe = m.free_energy(v.as_view());
+        assert!(
+            matches!(fe, Err(Error::NonFinite { .. }))
+                || fe.as_ref().is_ok_and(|f| f.iter().all(|x| x.is_finite())),
+            "log sigma {z}: {fe:?}"
+        );
+        assert!(
+            matches!(m.log_partition_exact(), Err(Error::NonFinite { .. })),
+            "log sigma {z}"
+        );
+    }
+    let g = rbms::GaussianRbm::<f64>::with_params(layer);
+    let huge = DMatrix::from_element(2, 2, 1e200);
+    assert!(matches!(
+        g.free_energy(huge.as_view()),
+        Err(Error::NonFinite { .. })
+    ));
+    let data = Dataset::from_columns(huge).unwrap();
+    assert!(matches!(
+        g.log_prob_exact(&data),
+        Err(Error::NonFinite { .. })
+    ));
+    let s = rbms::Standardizer::fit(&Dataset::from_columns(v.clone()).unwrap()).unwrap();
+    assert!(s
+        .transform_matrix(&DMatrix::from_element(2, 1, f64::NAN))
+        .is_err());
+    assert!(s
+        .inverse_transform_matrix(&DMatrix::from_element(2, 1, f64::INFINITY))
+        .is_err());
+}

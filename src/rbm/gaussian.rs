@@ -307,7 +307,16 @@ fn log_partition_exact<T: Float, V: GaussianUnits<T>>(rbm: &Rbm<T, V, Bernoulli>
             limit: MAX_EXACT_UNITS,
         });
     }
-    Ok(Gb64::of(rbm).log_partition())
+    let log_z = Gb64::of(rbm).log_partition();
+    if !log_z.is_finite() {
+        return Err(Error::NonFinite {
+            what: "log Z (overflow of finite parameters: σ too small or too large)",
+            sample: 0,
+            feature: 0,
+            value: log_z,
+        });
+    }
+    Ok(log_z)
 }
 
 fn log_prob_with<T: Float, V: GaussianUnits<T>>(
@@ -319,13 +328,22 @@ fn log_prob_with<T: Float, V: GaussianUnits<T>>(
     let m = Gb64::of(rbm);
     let mut x = DVector::zeros(rbm.n_hidden());
     let v = data.samples();
-    Ok(DVector::from_iterator(
+    let out = DVector::from_iterator(
         v.ncols(),
         v.column_iter().map(|col| {
             let v64: Vec<f64> = col.iter().map(|x| x.as_f64()).collect();
             -m.free_energy(&v64, &mut x) - log_z
         }),
-    ))
+    );
+    if let Some(n) = out.iter().position(|x| !x.is_finite()) {
+        return Err(Error::NonFinite {
+            what: "log p(v) (overflow of finite parameters or data)",
+            sample: n,
+            feature: 0,
+            value: out[n],
+        });
+    }
+    Ok(out)
 }
 
 /// Forward AIS from `base` (`data` = None) or reverse AIS from samples of `data`.

@@ -29,12 +29,12 @@ pub enum LearningRateSchedule {
     /// [`OnlineFit`](crate::OnlineFit) refuses it. S comes from `FitConfig::epochs`: a
     /// resumed run continues the same decay when given the same number of epochs.
     LinearToZero,
-    /// ε·γᵉ in epoch e; γ finite and > 0.
+    /// ε·γᵉ in epoch e; γ in (0, 1].
     Exponential {
         /// Factor per epoch.
         gamma: f64,
     },
-    /// ε·factor^⌊e / every⌋: multiplied by `factor` every `every` epochs.
+    /// ε·factor^⌊e / every⌋: multiplied by `factor` ∈ (0, 1] every `every` epochs.
     Step {
         /// Epochs between changes (≥ 1).
         every: usize,
@@ -71,12 +71,12 @@ impl LearningRateSchedule {
             })
         };
         match *self {
-            Self::Exponential { gamma } if !(gamma.is_finite() && gamma > 0.0) => {
-                bad(format!("gamma must be finite and > 0, got {gamma}"))
+            Self::Exponential { gamma } if !(gamma > 0.0 && gamma <= 1.0) => {
+                bad(format!("gamma must lie in (0, 1] (a decay), got {gamma}"))
             }
             Self::Step { every: 0, .. } => bad("every must be >= 1, got 0".into()),
-            Self::Step { factor, .. } if !(factor.is_finite() && factor > 0.0) => {
-                bad(format!("factor must be finite and > 0, got {factor}"))
+            Self::Step { factor, .. } if !(factor > 0.0 && factor <= 1.0) => {
+                bad(format!("factor must lie in (0, 1] (a decay), got {factor}"))
             }
             _ => Ok(()),
         }

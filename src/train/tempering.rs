@@ -395,7 +395,7 @@ pub enum Ladder {
         /// The smallest inverse temperature, in `(0, 1]` (< 1 when `temperatures` ≥ 2).
         min_beta: f64,
     },
-    /// Given values: strictly decreasing, the first exactly 1, all in `[0, 1]`.
+    /// Given values: strictly decreasing, the first exactly 1, all in `(0, 1]`.
     Betas(Vec<f64>),
 }
 
@@ -977,9 +977,11 @@ mod tests {
                 "{l:?}"
             );
         }
+        // β = 0 is refused (an improper distribution for Gaussian units)
+        assert!(Ladder::Betas(vec![1.0, 0.0]).betas().is_err());
         assert_eq!(
-            Ladder::Betas(vec![1.0, 0.0]).betas().unwrap(),
-            vec![1.0, 0.0]
+            Ladder::Betas(vec![1.0, 1e-3]).betas().unwrap(),
+            vec![1.0, 1e-3]
         );
     }
 }
