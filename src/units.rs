@@ -1,7 +1,11 @@
 //! Unit kinds as types: an [`Rbm<T, V, H>`](crate::Rbm) has visible units of kind `V` and
-//! hidden units of kind `H`, and everything generic in the crate (the trainers, the fit driver,
-//! the observers, Gibbs sampling, the gradient checks) works for every combination through
-//! these traits, by static dispatch (no per-element dynamic calls).
+//! hidden units of kind `H`, and everything generic in the crate (CD-k and PCD-k, the fit
+//! driver, the observers, Gibbs sampling, the gradient checks) works for every combination
+//! through these traits, by static dispatch (no per-element dynamic calls).
+//! [`ParallelTempering`](crate::train::ParallelTempering) and
+//! [`Sparse`](crate::train::Sparse) need parameters of the [`LayerParams`] kind: every
+//! combination but learned σ ([`GaussianSigma`]), whose tempered conditionals exist
+//! ([`Tempered`](crate::train::Tempered)) but which neither trains.
 //!
 //! | kind | layer | values | E[x \| input] | parameters |
 //! | --- | --- | --- | --- | --- |
@@ -26,9 +30,10 @@
 //! form: F(v) = E_V(v) − Σⱼ log Σ_{hⱼ} exp(xⱼhⱼ) with xⱼ = cⱼ + Wⱼ·(v/σ): softplus(xⱼ) for
 //! Bernoulli hidden units, log(2 cosh xⱼ) for [`Spin`] units.
 //!
-//! The exact log Z, AIS and the pseudo-likelihood are implemented for Bernoulli hidden units
-//! (and the pseudo-likelihood for Bernoulli visible units); the trainers, the fit driver,
-//! Gibbs sampling, the free-energy gap and the gradient checks work for every combination.
+//! The exact log Z and AIS exist for every combination (for [`Spin`] hidden units through
+//! the binary-hidden model with the same p(v), `Rbm::to_binary_hidden`), the
+//! pseudo-likelihood for Bernoulli visible units; CD-k, PCD-k, the fit driver, Gibbs
+//! sampling, the free-energy gap and the gradient checks work for every combination.
 //!
 //! # Learning rates
 //!

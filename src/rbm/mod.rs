@@ -6,7 +6,7 @@ mod exact;
 pub mod gaussian;
 mod pseudo_likelihood;
 mod sampling;
-mod spin;
+pub mod spin;
 
 pub use ais::{
     AisBase, AisConfig, AisDirection, AisEstimate, AisSchedule, LikelihoodEstimate, AIS_BLOCK,

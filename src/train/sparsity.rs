@@ -26,7 +26,7 @@ use num_traits::{One, Zero};
 
 /// The settings of a hidden-unit sparsity target.
 ///
-/// The target is for the mean of the hidden units, E[h]: for binary units a probability of
+/// The target is for the mean of the hidden units, E\[h\]: for binary units a probability of
 /// being on; for [`Spin`](crate::units::Spin) units a mean spin in (−1, 1) would be needed,
 /// and a target in (0, 1) does not make them sparse (nor does
 /// [`HiddenBiasInit::FromTarget`](crate::train::HiddenBiasInit), a logit, suit them): use the
