@@ -168,72 +168,6 @@ fn tempered_sigmoid_sample<T: Float, R: Rng + ?Sized>(
     }
 }
 
-/// Binary units: p_β(hⱼ = 1 | v) = σ(β(cⱼ + Wⱼ·v)), p_β(vᵢ = 1 | h) = σ(β(bᵢ + W·ᵢᵀh)),
-/// E(v, h) = −bᵀv − cᵀh − hᵀWv; through the public accessors only.
-impl<T: Float> Tempered for Rbm<T> {
-    fn sample_hidden_tempered_into<R: Rng + ?Sized>(
-        &self,
-        v: DMatrixView<'_, T>,
-        beta: T,
-        mut probs: DMatrixViewMut<'_, T>,
-        states: DMatrixViewMut<'_, T>,
-        rng: &mut R,
-    ) -> Result<()> {
-        let (nh, nv) = self.weights().shape();
-        check_shape("visible states (n_visible × n)", (nv, v.ncols()), v.shape())?;
-        check_shape("hidden probabilities", (nh, v.ncols()), probs.shape())?;
-        check_shape("hidden states", (nh, v.ncols()), states.shape())?;
-        product_into(self.weights(), v, &mut probs);
-        tempered_sigmoid_sample(probs, self.hidden_bias().as_slice(), beta, states, rng);
-        Ok(())
-    }
-
-    fn sample_visible_tempered_into<R: Rng + ?Sized>(
-        &self,
-        h: DMatrixView<'_, T>,
-        beta: T,
-        mut probs: DMatrixViewMut<'_, T>,
-        states: DMatrixViewMut<'_, T>,
-        rng: &mut R,
-    ) -> Result<()> {
-        let (nh, nv) = self.weights().shape();
-        check_shape("hidden states (n_hidden × n)", (nh, h.ncols()), h.shape())?;
-        check_shape("visible probabilities", (nv, h.ncols()), probs.shape())?;
-        check_shape("visible states", (nv, h.ncols()), states.shape())?;
-        transposed_product_into(self.weights(), h, &mut probs);
-        tempered_sigmoid_sample(probs, self.visible_bias().as_slice(), beta, states, rng);
-        Ok(())
-    }
-
-    fn energy_into(
-        &self,
-        v: DMatrixView<'_, T>,
-        h: DMatrixView<'_, T>,
-        mut workspace: DMatrixViewMut<'_, T>,
-        out: &mut [T],
-    ) -> Result<()> {
-        let (nh, nv) = self.weights().shape();
-        let n = v.ncols();
-        check_shape("visible states (n_visible × n)", (nv, n), v.shape())?;
-        check_shape("hidden states (n_hidden × n)", (nh, n), h.shape())?;
-        check_shape("energy workspace", (nh, n), workspace.shape())?;
-        check_shape("energies", (n, 1), (out.len(), 1))?;
-        product_into(self.weights(), v, &mut workspace);
-        let (b, c) = (self.visible_bias(), self.hidden_bias());
-        for (k, e) in out.iter_mut().enumerate() {
-            let mut acc = T::zero();
-            for (&vi, &bi) in v.column(k).iter().zip(b.iter()) {
-                acc += vi * bi;
-            }
-            for ((&hj, &cj), &xj) in h.column(k).iter().zip(c.iter()).zip(workspace.column(k)) {
-                acc += hj * (cj + xj);
-            }
-            *e = -acc;
-        }
-        Ok(())
-    }
-}
-
 /// v ⊙ σ⁻¹ when the visible units have a learned σ (the hidden units see v/σ), else `None`.
 fn scaled_visible<T: Float, V: VisibleUnits<T>>(
     v: DMatrixView<'_, T>,
@@ -267,10 +201,13 @@ fn hidden_tempered<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>, R: Rng + ?Si
         None => product_into(m.weights(), v, &mut probs),
     }
     let c = m.hidden_bias();
+    if H::SIGMOID {
+        tempered_sigmoid_sample(probs, c.as_slice(), beta, states, rng);
+        return Ok(());
+    }
     for mut col in probs.column_iter_mut() {
         for (x, &cj) in col.iter_mut().zip(c.iter()) {
-            let a = beta * (*x + cj);
-            *x = if H::SIGMOID { sigmoid(a) } else { a.tanh() };
+            *x = (beta * (*x + cj)).tanh();
         }
     }
     H::sample(probs.as_view(), states, rng)
@@ -327,17 +264,18 @@ fn energy_generic<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>>(
     }
     let c = m.hidden_bias();
     for (k, e) in out.iter_mut().enumerate() {
-        let mut acc = V::energy(&v, k, m.params());
+        let mut acc = -V::energy(&v, k, m.params());
         for ((&hj, &cj), &xj) in h.column(k).iter().zip(c.iter()).zip(workspace.column(k)) {
-            acc -= hj * (cj + xj);
+            acc += hj * (cj + xj);
         }
-        *e = acc;
+        *e = -acc;
     }
     Ok(())
 }
 
-/// Tempering for the other unit kinds: p_β ∝ exp(−β E) with β scaling every term of the
-/// energy (for Gaussian units the visible variance becomes σ²/β).
+/// Tempering for every unit combination: p_β ∝ exp(−β E) with β scaling every term of the
+/// energy: binary units σ(β·input), spins tanh(β·input), Gaussian visible units the variance
+/// σ²/β; E(v, h) = E_V(v) − cᵀh − hᵀW(v/σ). Through the public accessors only.
 macro_rules! tempered_units {
     ($($v:ty, $h:ty);* $(;)?) => {$(
         impl<T: Float> Tempered for Rbm<T, $v, $h> {
@@ -377,6 +315,7 @@ macro_rules! tempered_units {
 }
 
 tempered_units!(
+    Bernoulli, Bernoulli;
     Bernoulli, Spin;
     Gaussian, Bernoulli;
     Gaussian, Spin;
