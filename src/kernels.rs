@@ -84,7 +84,7 @@ const fn dot_lanes<T>() -> usize {
 }
 
 /// A kernel call; [`run`] compiles it twice.
-trait Kernel {
+pub(crate) trait Kernel {
     /// Does the work; `avx2` says that the processor has AVX2 and that this is the AVX2 build
     /// (always inlined into the entry points of [`run`]).
     fn run(&mut self, avx2: bool);
@@ -92,7 +92,7 @@ trait Kernel {
 
 /// Runs `kernel` through its AVX2 build when the processor has AVX2, through the baseline build
 /// otherwise.
-fn run<K: Kernel>(kernel: &mut K) {
+pub(crate) fn run<K: Kernel>(kernel: &mut K) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the processor supports AVX2 (checked just above).

@@ -8,6 +8,7 @@ pub mod energy;
 pub mod error;
 pub mod gradcheck;
 mod kernels;
+mod sparse;
 pub mod math;
 pub mod observe;
 pub mod parallel;

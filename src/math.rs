@@ -4,7 +4,7 @@
 
 use crate::Float;
 use nalgebra::storage::RawStorage;
-use nalgebra::{DMatrixView, DMatrixViewMut, DVector, Dim, Dyn, Matrix, ViewStorage};
+use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector, Dim, Dyn, Matrix, ViewStorage};
 
 /// The logistic sigmoid σ(x) = 1 / (1 + e^(−x)), computed without overflow.
 ///
@@ -212,6 +212,28 @@ pub(crate) fn gemm_a_bt<T: Float>(
     } else {
         out.gemm(alpha, a, &b.transpose(), beta);
     }
+}
+
+/// `out ← w·x`: through the sparse product of [`crate::sparse`] when `x` is mostly zeros
+/// (binary or sparse data, sampled binary states) and the product is large, through `gemm`
+/// otherwise.
+pub(crate) fn weights_times<T: Float>(
+    w: &DMatrix<T>,
+    x: &DMatrixView<'_, T>,
+    out: &mut DMatrixViewMut<'_, T>,
+) {
+    let (nr, nk) = w.shape();
+    let sparse_x = crate::sparse::worth_it(nr, nk, x.ncols())
+        .then(|| crate::kernels::contiguous(x))
+        .flatten()
+        .filter(|xs| crate::sparse::sparse_enough(xs));
+    if let Some(xs) = sparse_x {
+        if let Some(o) = crate::kernels::contiguous_mut(out) {
+            crate::sparse::sparse_product(w.as_slice(), xs, o, nr, nk);
+            return;
+        }
+    }
+    out.gemm(T::one(), w, x, T::zero());
 }
 
 /// A transposed view of a matrix view, without copying: the strides are swapped.

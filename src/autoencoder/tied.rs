@@ -244,7 +244,7 @@ impl<T: Float> TiedAutoencoder<T> {
 
     /// a = W v + c into `out`.
     fn encode_raw(&self, v: &DMatrixView<'_, T>, out: &mut DMatrixViewMut<'_, T>) {
-        out.gemm(T::one(), &self.params.weights, v, T::zero());
+        crate::math::weights_times(&self.params.weights, v, out);
         add_bias_columns(out, &self.params.hidden_bias);
     }
 

@@ -430,7 +430,7 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, 
         let inv_sigma = V::inverse_sigma(&self.params);
         let scaled = scaled_visible(v, inv_sigma.as_ref());
         let mut x = DMatrix::zeros(self.n_hidden(), v.ncols());
-        x.gemm(T::one(), &self.layer().weights, &scaled.view(), T::zero());
+        crate::math::weights_times(&self.layer().weights, &scaled.view(), &mut x.as_view_mut());
         let c = &self.layer().hidden_bias;
         let mut out = DVector::zeros(v.ncols());
         for n in 0..v.ncols() {
@@ -489,7 +489,7 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, 
                 return Ok(());
             }
         }
-        out.gemm(T::one(), &self.layer().weights, &v, T::zero());
+        crate::math::weights_times(&self.layer().weights, &v, &mut out);
         H::mean_in_place(&mut out, &self.layer().hidden_bias);
         Ok(())
     }
@@ -604,13 +604,14 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, 
         Ok(())
     }
 
-    /// For layers without a σ block (Bernoulli or unit-variance Gaussian visible units) small
-    /// enough for the crate's small-matrix kernels (and contiguous inputs), computes the weight
-    /// gradient `−a.scale·Hₐ·Vₐᵀ − b.scale·H_b·V_bᵀ`
-    /// in one pass (each product summed over its columns in order, then scaled), then applies
-    /// the rule block by block, writing the new parameters into `scratch` and exchanging it
-    /// with the parameters once every block is known to be finite. Otherwise, the default
-    /// computation.
+    /// For layers without a σ block (Bernoulli or unit-variance Gaussian visible units) and
+    /// contiguous inputs, computes the weight gradient `−a.scale·Hₐ·Vₐᵀ − b.scale·H_b·V_bᵀ` in
+    /// one pass when the layers are small enough for the crate's small-matrix kernels (each
+    /// product summed over its columns in order, then scaled) or when both visible terms are
+    /// mostly zeros (the sparse product, which scales each term before summing it), then
+    /// applies the rule block by block, writing the new parameters into `scratch` and
+    /// exchanging it with the parameters once every block is known to be finite. Otherwise,
+    /// the default computation.
     fn contrastive_update(
         &mut self,
         a: GradientTerm<'_, T>,
@@ -651,7 +652,13 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, 
         // The fused path computes ∂F/∂W = −E[h|v] vᵀ and ∂F/∂c = −E[h|v] with unscaled v:
         // visible units without a σ block (Bernoulli, unit-variance Gaussian).
         let fused = self.params.n_blocks() == 3;
-        if !(fused && kernels::small_layers(nh, nv)) {
+        let small = kernels::small_layers(nh, nv);
+        // Larger layers: the sparse weight gradient when both visible terms are mostly zeros.
+        let sparse = !small
+            && crate::sparse::worth_it(nh, nv, a.visible.ncols() + b.visible.ncols())
+            && crate::sparse::sparse_enough(av)
+            && crate::sparse::sparse_enough(bv);
+        if !(fused && (small || sparse)) {
             return contrastive_update_unfused(self, a, b, rule, velocity, scratch, ctx);
         }
         let terms = [
@@ -667,7 +674,11 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, 
             },
         ];
         let s = scratch.layer_mut();
-        kernels::weight_gradient(terms, s.weights.as_mut_slice(), nh, nv);
+        if small {
+            kernels::weight_gradient(terms, s.weights.as_mut_slice(), nh, nv);
+        } else {
+            crate::sparse::sparse_weight_gradient(terms, s.weights.as_mut_slice(), nh, nv);
+        }
         if V::BINARY {
             bias_gradient_into(
                 s.visible_bias.as_mut_slice(),

@@ -84,7 +84,7 @@ impl<T: Float> Rbm<T> {
             let len = BLOCK.min(n - start);
             let v = data.samples().columns(start, len).into_owned();
             let mut x = DMatrix::zeros(self.n_hidden(), len);
-            x.gemm(T::one(), self.weights(), &v, T::zero());
+            crate::math::weights_times(self.weights(), &v.as_view(), &mut x.as_view_mut());
             for mut col in x.column_iter_mut() {
                 col += self.hidden_bias();
             }

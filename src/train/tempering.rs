@@ -107,7 +107,7 @@ fn check_shape(what: &'static str, expected: (usize, usize), found: (usize, usiz
 fn product_into<T: Float>(w: &DMatrix<T>, x: DMatrixView<'_, T>, out: &mut DMatrixViewMut<'_, T>) {
     let (nh, nv) = w.shape();
     if !crate::kernels::small_layers(nh, nv) {
-        out.gemm(T::one(), w, &x, T::zero());
+        crate::math::weights_times(w, &x, out);
         return;
     }
     let w = w.as_slice();
