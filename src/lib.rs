@@ -8,7 +8,6 @@ pub mod energy;
 pub mod error;
 pub mod gradcheck;
 mod kernels;
-mod sparse;
 pub mod math;
 pub mod observe;
 pub mod parallel;
@@ -17,6 +16,7 @@ pub mod params;
 pub mod persist;
 pub mod rbm;
 pub mod scalar;
+mod sparse;
 pub mod standardize;
 #[cfg(feature = "proptest")]
 pub mod strategies;

@@ -236,6 +236,57 @@ pub(crate) fn weights_times<T: Float>(
     out.gemm(T::one(), w, x, T::zero());
 }
 
+/// `dst ← srcᵀ` for `src` `rows × cols` and `dst` `cols × rows`, both column-major; over parts
+/// of `dst`'s columns in parallel with `threading`.
+///
+/// A cache line of `dst` at a time: a run of [`transpose_run`] consecutive `dst` values comes
+/// from as many columns of `src`, each read from end to end.
+pub(crate) fn transpose_into<T: Float>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+    assert!(src.len() == rows * cols && dst.len() == rows * cols);
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    // Column `i` of `dst` is row `i` of `src`.
+    crate::parallel::for_each_column_part(dst, cols, |first, part| {
+        let n = part.len() / cols;
+        let run = transpose_run::<T>();
+        let mut j0 = 0;
+        while j0 < cols {
+            let width = run.min(cols - j0);
+            let columns = |q: usize| &src[first + (j0 + q) * rows..first + (j0 + q) * rows + n];
+            if width == run && run == 16 {
+                let c: [&[T]; 16] = std::array::from_fn(columns);
+                for (i, d) in part.chunks_exact_mut(cols).enumerate() {
+                    let d = &mut d[j0..j0 + 16];
+                    for q in 0..16 {
+                        d[q] = c[q][i];
+                    }
+                }
+            } else if width == run && run == 8 {
+                let c: [&[T]; 8] = std::array::from_fn(columns);
+                for (i, d) in part.chunks_exact_mut(cols).enumerate() {
+                    let d = &mut d[j0..j0 + 8];
+                    for q in 0..8 {
+                        d[q] = c[q][i];
+                    }
+                }
+            } else {
+                for q in 0..width {
+                    for (i, &x) in columns(q).iter().enumerate() {
+                        part[j0 + q + i * cols] = x;
+                    }
+                }
+            }
+            j0 += width;
+        }
+    });
+}
+
+/// Values of `T` per 64-byte cache line: 16 for `f32`, 8 for `f64`.
+fn transpose_run<T>() -> usize {
+    64 / std::mem::size_of::<T>()
+}
+
 /// A transposed view of a matrix view, without copying: the strides are swapped.
 ///
 /// nalgebra's `tr_mul`/`gemm_tr` do not reach the fast matrix-multiply kernels; `gemm` with a

@@ -110,6 +110,28 @@ where
     imp::for_each_chunk(data, chunk, &|b, block| f(b, b * COLUMN_BLOCK, block));
 }
 
+/// Runs `f(first_column, slice)` on consecutive parts of whole columns of a column-major
+/// matrix with `rows` rows stored in `data`: one part per thread (with `threading`, for
+/// matrices of at least [`PARALLEL_MIN`] elements), else one part. For work whose result does
+/// not depend on how the columns are split.
+pub(crate) fn for_each_column_part<T, F>(data: &mut [T], rows: usize, f: F)
+where
+    T: Send,
+    F: Fn(usize, &mut [T]) + Sync,
+{
+    if rows == 0 || data.is_empty() {
+        return;
+    }
+    let cols = data.len() / rows;
+    let threads = imp::threads();
+    if threads == 1 || data.len() < PARALLEL_MIN || cols < 2 {
+        f(0, data);
+        return;
+    }
+    let per_part = cols.div_ceil(threads);
+    imp::for_each_chunk(data, rows * per_part, &|i, part| f(i * per_part, part));
+}
+
 /// As [`for_each_column_block`], over the matching blocks of two matrices with the same
 /// number of columns (`a` with `rows_a` rows, read; `b` with `rows_b` rows, written).
 pub(crate) fn for_each_column_block_pair<T, U, F>(

@@ -26,6 +26,7 @@ use crate::math::{gemm_a_bt, gemm_at_b, mean_squared_difference, row_sums_into, 
 use crate::observe::Observer;
 use crate::parallel;
 use crate::params::{LayerParams, Model, Parameters};
+use crate::sparse;
 use crate::train::{
     FitConfig, FitModel, FitReport, Init, Metrics, MetricsConfig, StepContext, Trainer, UpdateRule,
     VisibleBiasInit,
@@ -35,6 +36,7 @@ use crate::{Dataset, Error, Float, Result};
 use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector};
 use rand::Rng;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A restricted Boltzmann machine with visible units of kind `V` and hidden units of kind `H`
 /// (see [`crate::units`]); by default, and as `Rbm<T>`, binary (Bernoulli) visible and hidden
@@ -62,7 +64,26 @@ use std::marker::PhantomData;
 /// ```
 pub struct Rbm<T: Float, V: VisibleUnits<T> = Bernoulli, H: HiddenUnits<T> = Bernoulli> {
     params: V::Params,
+    /// `Wᵀ` for the sparse product `Wᵀ·H` of training, kept by the fused update (see
+    /// [`TransposedWeights`]).
+    transposed: TransposedWeights<T>,
     units: PhantomData<fn() -> (V, H)>,
+}
+
+/// A copy of `Wᵀ` (`n_visible × n_hidden`, column-major: its columns are the rows of `W`), so
+/// that `Wᵀ·H` for sampled, mostly-zero hidden states reads whole contiguous columns (see
+/// [`crate::sparse`]).
+///
+/// Training refreshes it after each fused update when the last downward product saw sparse
+/// hidden states; every other change of the parameters marks it stale. Its values only ever
+/// equal those of `Wᵀ`, so using it or the dense product changes no more than rounding.
+#[derive(Debug, Default)]
+struct TransposedWeights<T: Float> {
+    w_t: Vec<T>,
+    /// `w_t` holds the current weights.
+    fresh: bool,
+    /// The last `Wᵀ·H` of a large layer had mostly-zero `H`.
+    sparse_seen: AtomicBool,
 }
 
 impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> std::fmt::Debug for Rbm<T, V, H> {
@@ -135,6 +156,7 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Rbm<T, V, H> {
     pub(crate) fn from_params(params: V::Params) -> Self {
         Self {
             params,
+            transposed: TransposedWeights::default(),
             units: PhantomData,
         }
     }
@@ -210,6 +232,7 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Rbm<T, V, H> {
             V::initialize_from_data(&mut params, &means, &stds);
         }
         self.params = params;
+        self.transposed.fresh = false;
         Ok(())
     }
 
@@ -327,6 +350,7 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Model for Rbm<T, V, H> {
         &self.params
     }
     fn params_mut(&mut self) -> &mut V::Params {
+        self.transposed.fresh = false;
         &mut self.params
     }
 }
@@ -531,6 +555,21 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, 
                 return Ok(());
             }
         }
+        if let Some(hs) = kernels::contiguous(&h) {
+            if sparse::worth_it(nh, nv, h.ncols()) {
+                let sparse_h = sparse::sparse_enough(hs);
+                self.transposed
+                    .sparse_seen
+                    .store(sparse_h, Ordering::Relaxed);
+                if sparse_h && self.transposed.fresh {
+                    if let Some(o) = kernels::contiguous_mut(&mut out) {
+                        sparse::sparse_product(&self.transposed.w_t, hs, o, nv, nh);
+                        V::mean_in_place(&mut out, &self.params);
+                        return Ok(());
+                    }
+                }
+            }
+        }
         let w: DMatrixView<'_, T> = self.layer().weights.as_view();
         gemm_at_b(&mut out, T::one(), &w, &h, T::zero());
         V::mean_in_place(&mut out, &self.params);
@@ -711,11 +750,31 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, 
             }
         }
         std::mem::swap(&mut self.params, scratch);
+        self.refresh_transposed();
         Ok(())
     }
 }
 
 impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Rbm<T, V, H> {
+    /// After an update of the weights: copies `Wᵀ` into the transposed weights when the last
+    /// downward product saw sparse hidden states (so the next one probably will too), else
+    /// marks them stale.
+    fn refresh_transposed(&mut self) {
+        let t = &mut self.transposed;
+        t.fresh = false;
+        if !t.sparse_seen.load(Ordering::Relaxed) {
+            return;
+        }
+        let w = &self.params.layer().weights;
+        let (nh, nv) = w.shape();
+        if t.w_t.len() != nh * nv {
+            t.w_t.clear();
+            t.w_t.resize(nh * nv, T::zero());
+        }
+        crate::math::transpose_into(w.as_slice(), nh, nv, &mut t.w_t);
+        t.fresh = true;
+    }
+
     /// Checks the shapes of a gradient term.
     fn check_term(&self, t: &GradientTerm<'_, T>) -> Result<()> {
         self.check_shape(
@@ -762,12 +821,9 @@ pub(crate) fn add_bias_sigmoid<T: Float>(out: &mut DMatrixViewMut<'_, T>, bias: 
     let b = bias.as_slice();
     let rows = out.nrows();
     if let Some(o) = kernels::contiguous_mut(out) {
+        // σ(1·x + b) = σ(x + b) exactly, through the vectorised kernel.
         parallel::for_each_column_block(o, rows, |_, _, block| {
-            for col in block.chunks_exact_mut(rows) {
-                for (x, &bj) in col.iter_mut().zip(b) {
-                    *x = sigmoid(*x + bj);
-                }
-            }
+            kernels::scale_bias_sigmoid(block, T::one(), b)
         });
         return;
     }
