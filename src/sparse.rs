@@ -341,10 +341,13 @@ mod tests {
     #[test]
     fn density_threshold() {
         let mut x = vec![0f32; 100];
-        x[..25].fill(1.0);
+        let at_most = (MAX_DENSITY * 100.0).round() as usize;
+        x[..at_most].fill(1.0);
         assert!(sparse_enough(&x));
-        x[25] = -2.0;
+        x[at_most] = -2.0;
         assert!(!sparse_enough(&x));
+        x[at_most] = f32::NAN;
+        assert!(!sparse_enough(&x), "NaN counts as nonzero");
         assert!(sparse_enough::<f64>(&[]));
         assert!(worth_it(500, 784, 100) && !worth_it(100, 64, 10));
     }
