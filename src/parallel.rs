@@ -90,6 +90,20 @@ pub fn set_threads(n: usize) -> crate::Result<()> {
     imp::set_threads(n)
 }
 
+/// Runs `f` with the crate's threads at hand: on one of them with `threading` (and more than
+/// one thread), so that the parallel work inside `f` is handed to the others without a round
+/// trip through the pool's queue; directly otherwise. Training runs ([`crate::Rbm::fit`] and
+/// the other drivers) do this themselves; it is for code that calls
+/// [`Trainer::step`](crate::Trainer::step) in a loop of its own. Results do not depend on it.
+///
+/// ```
+/// let sum = rbms::parallel::install(|| (1..=10).sum::<u32>());
+/// assert_eq!(sum, 55);
+/// ```
+pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    imp::install(f)
+}
+
 /// Runs `f(block, first_column, slice)` for each block of [`COLUMN_BLOCK`] columns of a
 /// column-major matrix with `rows` rows stored in `data`; in parallel with `threading`.
 pub(crate) fn for_each_column_block<T, F>(data: &mut [T], rows: usize, f: F)
@@ -167,6 +181,10 @@ mod imp {
         1
     }
 
+    pub(super) fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+        f()
+    }
+
     pub(super) fn for_each_chunk<T: Send>(
         data: &mut [T],
         chunk: usize,
@@ -181,10 +199,10 @@ mod imp {
 #[cfg(feature = "threading")]
 mod imp {
     use rayon::prelude::*;
-    use std::sync::{OnceLock, RwLock};
+    use std::sync::{Arc, OnceLock, RwLock};
 
     /// The pool and its size; replaced by `set_threads`.
-    static POOL: OnceLock<RwLock<(usize, Option<rayon::ThreadPool>)>> = OnceLock::new();
+    static POOL: OnceLock<RwLock<(usize, Option<Arc<rayon::ThreadPool>>)>> = OnceLock::new();
 
     /// `MATMUL_NUM_THREADS` as `matrixmultiply` reads it: a number, clamped to 1..=4; the
     /// physical cores when unset.
@@ -196,7 +214,7 @@ mod imp {
         n.clamp(1, 4)
     }
 
-    fn build(n: usize) -> Option<rayon::ThreadPool> {
+    fn build(n: usize) -> Option<Arc<rayon::ThreadPool>> {
         if n <= 1 {
             return None;
         }
@@ -205,9 +223,10 @@ mod imp {
             .thread_name(|i| format!("rbms-{i}"))
             .build()
             .ok()
+            .map(Arc::new)
     }
 
-    fn pool() -> &'static RwLock<(usize, Option<rayon::ThreadPool>)> {
+    fn pool() -> &'static RwLock<(usize, Option<Arc<rayon::ThreadPool>>)> {
         POOL.get_or_init(|| {
             let n = from_env();
             let p = build(n);
@@ -238,13 +257,25 @@ mod imp {
         Ok(())
     }
 
+    /// The current pool, if more than one thread (the lock is not held while it works, so
+    /// that `set_threads` never waits for a run).
+    fn current() -> Option<Arc<rayon::ThreadPool>> {
+        pool().read().unwrap_or_else(|e| e.into_inner()).1.clone()
+    }
+
+    pub(super) fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+        match current() {
+            Some(p) => p.install(f),
+            None => f(),
+        }
+    }
+
     pub(super) fn for_each_chunk<T: Send>(
         data: &mut [T],
         chunk: usize,
         f: &(dyn Fn(usize, &mut [T]) + Sync),
     ) {
-        let g = pool().read().unwrap_or_else(|e| e.into_inner());
-        match &g.1 {
+        match current() {
             Some(p) => p.install(|| {
                 data.par_chunks_mut(chunk)
                     .enumerate()

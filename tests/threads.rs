@@ -4,6 +4,7 @@
 #![cfg(feature = "threading")]
 
 use rand::SeedableRng;
+use rbms::train::{HiddenBiasInit, Init};
 use rbms::{ContrastiveDivergence, Dataset, FitConfig, Float, PersistentCd, Rbm, RunRng};
 use std::process::Command;
 
@@ -22,7 +23,9 @@ fn data() -> Dataset<f32> {
 
 /// FNV-1a of the parameters' bits after one epoch of CD-1 and one of PCD-1 (100 chains) on a
 /// 784 × 120 model: past the small-layer kernels, so the products go through matrixmultiply
-/// and the element-wise work over column blocks.
+/// or the sparse products (the data has 20% ones), and the element-wise work over column
+/// blocks; and one more epoch of PCD-1 with hidden biases set for an activation of 0.1, whose
+/// every product is sparse (`Wᵀ·H` through the transposed weights).
 fn fingerprint() -> u64 {
     let data = data();
     let config = FitConfig::default()
@@ -37,8 +40,16 @@ fn fingerprint() -> u64 {
         .unwrap();
     let mut pcd = Rbm::<f32>::new(784, 120).unwrap();
     pcd.fit(&data, &PersistentCd::new(1, 100), &config).unwrap();
+    let sparse_hidden = config.clone().init(Init {
+        hidden_bias: HiddenBiasInit::FromTarget(0.1),
+        ..Init::default()
+    });
+    let mut sparse = Rbm::<f32>::new(784, 120).unwrap();
+    sparse
+        .fit(&data, &PersistentCd::new(1, 100), &sparse_hidden)
+        .unwrap();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for rbm in [&cd, &pcd] {
+    for rbm in [&cd, &pcd, &sparse] {
         let all = rbm
             .weights()
             .iter()

@@ -75,8 +75,12 @@ pub struct Rbm<T: Float, V: VisibleUnits<T> = Bernoulli, H: HiddenUnits<T> = Ber
 /// [`crate::sparse`]).
 ///
 /// Training refreshes it after each fused update when the last downward product saw sparse
-/// hidden states; every other change of the parameters marks it stale. Its values only ever
-/// equal those of `Wᵀ`, so using it or the dense product changes no more than rounding.
+/// hidden states; every other change of the parameters marks it stale. A copy is only ever
+/// used while it equals `Wᵀ`, so using it or the dense product changes no more than rounding.
+///
+/// When a trainer changes the parameters after the update (as [`Sparse`](crate::train::Sparse)
+/// does), a fresh copy goes stale unused; after that the copy is refreshed only every
+/// [`RETRY_EVERY`] updates, until one is used again.
 #[derive(Debug, Default)]
 struct TransposedWeights<T: Float> {
     w_t: Vec<T>,
@@ -84,6 +88,25 @@ struct TransposedWeights<T: Float> {
     fresh: bool,
     /// The last `Wᵀ·H` of a large layer had mostly-zero `H`.
     sparse_seen: AtomicBool,
+    /// A product read `w_t` since it was refreshed.
+    used: AtomicBool,
+    /// The last refresh went stale unused.
+    wasted: bool,
+    /// Updates since the last refresh.
+    skipped: u32,
+}
+
+/// Updates between two refreshes of the transposed weights once a refresh went unused.
+const RETRY_EVERY: u32 = 64;
+
+impl<T: Float> TransposedWeights<T> {
+    /// The parameters are about to change.
+    fn invalidate(&mut self) {
+        if self.fresh && !*self.used.get_mut() {
+            self.wasted = true;
+        }
+        self.fresh = false;
+    }
 }
 
 impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> std::fmt::Debug for Rbm<T, V, H> {
@@ -232,7 +255,7 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Rbm<T, V, H> {
             V::initialize_from_data(&mut params, &means, &stds);
         }
         self.params = params;
-        self.transposed.fresh = false;
+        self.transposed.invalidate();
         Ok(())
     }
 
@@ -350,7 +373,7 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Model for Rbm<T, V, H> {
         &self.params
     }
     fn params_mut(&mut self) -> &mut V::Params {
-        self.transposed.fresh = false;
+        self.transposed.invalidate();
         &mut self.params
     }
 }
@@ -562,6 +585,7 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, 
                     .sparse_seen
                     .store(sparse_h, Ordering::Relaxed);
                 if sparse_h && self.transposed.fresh {
+                    self.transposed.used.store(true, Ordering::Relaxed);
                     if let Some(o) = kernels::contiguous_mut(&mut out) {
                         sparse::sparse_product(&self.transposed.w_t, hs, o, nv, nh);
                         V::mean_in_place(&mut out, &self.params);
@@ -761,8 +785,14 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Rbm<T, V, H> {
     /// marks them stale.
     fn refresh_transposed(&mut self) {
         let t = &mut self.transposed;
+        // Not `invalidate`: a copy that this update replaces unused was not wasted by another
+        // change of the parameters (the hidden states were just not sparse this time).
         t.fresh = false;
-        if !t.sparse_seen.load(Ordering::Relaxed) {
+        if !*t.sparse_seen.get_mut() {
+            return;
+        }
+        t.skipped = t.skipped.saturating_add(1);
+        if t.wasted && t.skipped < RETRY_EVERY {
             return;
         }
         let w = &self.params.layer().weights;
@@ -773,6 +803,9 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Rbm<T, V, H> {
         }
         crate::math::transpose_into(w.as_slice(), nh, nv, &mut t.w_t);
         t.fresh = true;
+        t.wasted = false;
+        t.skipped = 0;
+        *t.used.get_mut() = false;
     }
 
     /// Checks the shapes of a gradient term.
