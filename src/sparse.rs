@@ -53,7 +53,7 @@ pub(crate) fn worth_it(rows: usize, inner: usize, columns: usize) -> bool {
 /// `threading` the columns are split into one part per thread.
 pub(crate) fn sparse_product<T: Float>(w: &[T], x: &[T], out: &mut [T], nr: usize, nk: usize) {
     assert!(nr > 0 && nk > 0 && w.len() == nr * nk);
-    assert!(x.len() % nk == 0 && out.len() == nr * (x.len() / nk));
+    assert!(x.len().is_multiple_of(nk) && out.len() == nr * (x.len() / nk));
     parallel::for_each_column_part(out, nr, |first, part| {
         let cols = part.len() / nr;
         run(&mut Product {
@@ -110,7 +110,7 @@ pub(crate) fn sparse_weight_gradient<T: Float>(
 ) {
     assert!(nh > 0 && nv > 0 && g.len() == nh * nv);
     for t in &terms {
-        assert!(t.v.len() % nv == 0 && t.h.len() == nh * (t.v.len() / nv));
+        assert!(t.v.len().is_multiple_of(nv) && t.h.len() == nh * (t.v.len() / nv));
     }
     let terms = &terms;
     parallel::for_each_column_block(g, nh, |_, first, block| {
@@ -208,7 +208,7 @@ fn accumulate<T: Float>(
     while t < idx.len() {
         let (a, va) = (col(t), value(t));
         for r in 0..rows {
-            out[r] = out[r] + va * a[r];
+            out[r] += va * a[r];
         }
         t += 1;
     }
