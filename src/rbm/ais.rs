@@ -58,7 +58,7 @@ use super::exact::sum_softplus_of_sum;
 use super::Rbm;
 use crate::energy::EnergyModel;
 use crate::kernels;
-use crate::math::{gemm_at_b, sigmoid_in_place, softplus};
+use crate::math::{sigmoid_in_place, softplus};
 use crate::train::RunRng;
 use crate::{Dataset, Error, Float, Result};
 use nalgebra::{DMatrix, DVector};
@@ -591,7 +591,6 @@ struct Block<'a, T: Float> {
     h: DMatrix<T>,
     p: DMatrix<T>,
     mix: DVector<T>,
-    zeros_v: Vec<T>,
     zeros_h: Vec<T>,
     scaled: Vec<f64>,
     zeros: Vec<f64>,
@@ -612,7 +611,6 @@ impl<'a, T: Float> Block<'a, T> {
             h: DMatrix::zeros(nh, n),
             p: DMatrix::zeros(nv, n),
             mix: DVector::zeros(nv),
-            zeros_v: vec![T::zero(); nv],
             zeros_h: vec![T::zero(); nh],
             scaled: vec![0.0; nh],
             zeros: vec![0.0; nh],
@@ -661,18 +659,9 @@ impl<'a, T: Float> Block<'a, T> {
     /// a ← W v + c, and log w += sign · (log p*_k(v) − log p*_{k−1}(v)).
     fn accumulate(&mut self, beta_k: f64, beta_prev: f64, sign: f64) {
         let params = &self.rbm.params;
-        if params.weights.nrows() >= SPARSE_MIN_ROWS {
-            active_column_sums(
-                params.weights.as_slice(),
-                params.hidden_bias.as_slice(),
-                &self.v,
-                &mut self.a,
-            );
-        } else {
-            self.a.gemm(T::one(), &params.weights, &self.v, T::zero());
-            for mut col in self.a.column_iter_mut() {
-                col += &params.hidden_bias;
-            }
+        product(&params.weights, &self.v, &mut self.a);
+        for mut col in self.a.column_iter_mut() {
+            col += &params.hidden_bias;
         }
         let d_beta = beta_k - beta_prev;
         for (s, lw) in self.log_w.iter_mut().enumerate() {
@@ -709,79 +698,26 @@ impl<'a, T: Float> Block<'a, T> {
         {
             *m = T::of_f64(beta * b.as_f64() + (1.0 - beta) * ba);
         }
-        if self.w_t.nrows() >= SPARSE_MIN_ROWS {
-            active_column_sums(self.w_t.as_slice(), &self.zeros_v, &self.h, &mut self.p);
-        } else {
-            gemm_at_b(
-                &mut self.p.as_view_mut(),
-                T::one(),
-                &params.weights.as_view(),
-                &self.h.as_view(),
-                T::zero(),
-            );
-        }
+        product(self.w_t, &self.h, &mut self.p);
         kernels::scale_bias_sigmoid(self.p.as_mut_slice(), bt, self.mix.as_slice());
         T::bernoulli_fill(self.p.as_slice(), self.v.as_mut_slice(), rng);
     }
 }
 
-/// Output rows from which [`active_column_sums`] replaces the matrix product (below, the
-/// per-column overhead outweighs the skipped zeros).
+/// Output rows from which [`product`] skips zeros (below, the per-column overhead outweighs
+/// the skipped zeros).
 const SPARSE_MIN_ROWS: usize = 64;
 
-/// `out[:, s] ← init + Σ_{i : x[i, s] = 1} m[:, i]` for each column s of the binary matrix
-/// `x`, where `m` is column-major with `out.nrows()` rows: a matrix product that touches only
-/// the columns of the active units (sampled states are sparse on real data), summed in
-/// increasing order of i.
-fn active_column_sums<T: Float>(m: &[T], init: &[T], x: &DMatrix<T>, out: &mut DMatrix<T>) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the processor supports AVX2 (checked just above).
-        unsafe { active_column_sums_avx2(m, init, x, out) };
-        return;
-    }
-    active_column_sums_impl(m, init, x, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn active_column_sums_avx2<T: Float>(m: &[T], init: &[T], x: &DMatrix<T>, out: &mut DMatrix<T>) {
-    active_column_sums_impl(m, init, x, out)
-}
-
-#[inline(always)]
-fn active_column_sums_impl<T: Float>(m: &[T], init: &[T], x: &DMatrix<T>, out: &mut DMatrix<T>) {
-    let rows = out.nrows();
-    let mut active = vec![0; x.nrows()];
-    for (mut o, xs) in out.column_iter_mut().zip(x.column_iter()) {
-        // Branch-free compaction of the active units' column offsets.
-        active.resize(xs.len(), 0);
-        let mut n_active = 0;
-        for (i, &xi) in xs.iter().enumerate() {
-            active[n_active] = i * rows;
-            n_active += usize::from(xi != T::zero());
-        }
-        let active = &active[..n_active];
-        let o = o.as_mut_slice();
-        o.copy_from_slice(init);
-        // Four columns per pass: each pass streams through contiguous columns and reads and
-        // writes the partial sums once.
-        let quads = active.chunks_exact(4);
-        let rest = quads.remainder();
-        for q in quads {
-            let c0 = &m[q[0]..q[0] + rows];
-            let c1 = &m[q[1]..q[1] + rows];
-            let c2 = &m[q[2]..q[2] + rows];
-            let c3 = &m[q[3]..q[3] + rows];
-            for r in 0..rows {
-                o[r] += (c0[r] + c1[r]) + (c2[r] + c3[r]);
-            }
-        }
-        for &offset in rest {
-            for (acc, &w) in o.iter_mut().zip(&m[offset..offset + rows]) {
-                *acc += w;
-            }
-        }
+/// `out ← m·x` for the binary states `x`: the sparse product for layers of at least
+/// [`SPARSE_MIN_ROWS`] output rows whatever the density (sampled states are mostly zeros on
+/// real data, and about half ones at β ≈ 0, where the dense product, run inside a block that is
+/// itself one of several in parallel, is no faster), `gemm` otherwise.
+fn product<T: Float>(m: &DMatrix<T>, x: &DMatrix<T>, out: &mut DMatrix<T>) {
+    let (nr, nk) = m.shape();
+    if nr >= SPARSE_MIN_ROWS {
+        crate::sparse::sparse_product(m.as_slice(), x.as_slice(), out.as_mut_slice(), nr, nk);
+    } else {
+        out.gemm(T::one(), m, x, T::zero());
     }
 }
 
