@@ -36,7 +36,7 @@ use crate::{Dataset, Error, Float, Result};
 use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector};
 use rand::Rng;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// A restricted Boltzmann machine with visible units of kind `V` and hidden units of kind `H`
 /// (see [`crate::units`]); by default, and as `Rbm<T>`, binary (Bernoulli) visible and hidden
@@ -64,7 +64,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// ```
 pub struct Rbm<T: Float, V: VisibleUnits<T> = Bernoulli, H: HiddenUnits<T> = Bernoulli> {
     params: V::Params,
-    /// `Wᵀ` for the sparse product `Wᵀ·H` of training, kept by the fused update (see
+    /// `Wᵀ` for the sparse product `Wᵀ·H` of sampled hidden states (see
     /// [`TransposedWeights`]).
     transposed: TransposedWeights<T>,
     units: PhantomData<fn() -> (V, H)>,
@@ -74,38 +74,64 @@ pub struct Rbm<T: Float, V: VisibleUnits<T> = Bernoulli, H: HiddenUnits<T> = Ber
 /// that `Wᵀ·H` for sampled, mostly-zero hidden states reads whole contiguous columns (see
 /// [`crate::sparse`]).
 ///
-/// Training refreshes it after each fused update when the last downward product saw sparse
-/// hidden states; every other change of the parameters marks it stale. A copy is only ever
-/// used while it equals `Wᵀ`, so using it or the dense product changes no more than rounding.
+/// The first such product after a change of the weights makes the copy (once per training
+/// step); every change of the parameters marks it stale. Whether a product is sparse depends
+/// only on `H`, never on whether a copy exists, so equal models (a clone, a loaded model, a
+/// resumed run) give the same bits.
 ///
-/// When a trainer changes the parameters after the update (as [`Sparse`](crate::train::Sparse)
-/// does), a fresh copy goes stale unused; after that the copy is refreshed only every
-/// [`RETRY_EVERY`] updates, until one is used again.
+/// The lock is held only to look at the copy, take it or put it back, never while the copy is
+/// made or read, so that no parallel work runs under it.
 #[derive(Debug, Default)]
 struct TransposedWeights<T: Float> {
-    w_t: Vec<T>,
-    /// `w_t` holds the current weights.
-    fresh: bool,
-    /// The last `Wᵀ·H` of a large layer had mostly-zero `H`.
-    sparse_seen: AtomicBool,
-    /// A product read `w_t` since it was refreshed.
-    used: AtomicBool,
-    /// The last refresh went stale unused.
-    wasted: bool,
-    /// Updates since the last refresh.
-    skipped: u32,
+    cache: Mutex<Cache<T>>,
 }
 
-/// Updates between two refreshes of the transposed weights once a refresh went unused.
-const RETRY_EVERY: u32 = 64;
+#[derive(Debug, Default)]
+struct Cache<T> {
+    /// The last copy made (its buffer is reused by the next one).
+    copy: Option<Arc<Vec<T>>>,
+    /// `copy` holds the current weights.
+    fresh: bool,
+}
 
 impl<T: Float> TransposedWeights<T> {
+    fn lock(&self) -> MutexGuard<'_, Cache<T>> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The parameters are about to change.
     fn invalidate(&mut self) {
-        if self.fresh && !*self.used.get_mut() {
-            self.wasted = true;
+        self.cache
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .fresh = false;
+    }
+
+    /// Runs `f` on `Wᵀ` for the weights `w` (`nh × nv`), making the copy first if it is stale.
+    fn with<R>(&self, w: &DMatrix<T>, f: impl FnOnce(&[T]) -> R) -> R {
+        let fresh = {
+            let c = self.lock();
+            c.copy.as_ref().filter(|_| c.fresh).cloned()
+        };
+        if let Some(copy) = fresh {
+            return f(&copy);
         }
-        self.fresh = false;
+        let mut copy = self.lock().copy.take().unwrap_or_default();
+        // In place when no other thread still reads the old copy (always, but for concurrent
+        // products on one model), else a new buffer.
+        let buf = Arc::make_mut(&mut copy);
+        let (nh, nv) = w.shape();
+        if buf.len() != nh * nv {
+            buf.clear();
+            buf.resize(nh * nv, T::zero());
+        }
+        crate::math::transpose_into(w.as_slice(), nh, nv, buf);
+        {
+            let mut c = self.lock();
+            c.copy = Some(Arc::clone(&copy));
+            c.fresh = true;
+        }
+        f(&copy)
     }
 }
 
@@ -578,20 +604,15 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, 
                 return Ok(());
             }
         }
-        if let Some(hs) = kernels::contiguous(&h) {
-            if sparse::worth_it(nh, nv, h.ncols()) {
-                let sparse_h = sparse::sparse_enough(hs);
+        let sparse_h = kernels::contiguous(&h)
+            .filter(|hs| sparse::worth_it(nh, nv, hs.len() / nh) && sparse::sparse_enough(hs));
+        if let Some(hs) = sparse_h {
+            if let Some(o) = kernels::contiguous_mut(&mut out) {
+                let w = &self.layer().weights;
                 self.transposed
-                    .sparse_seen
-                    .store(sparse_h, Ordering::Relaxed);
-                if sparse_h && self.transposed.fresh {
-                    self.transposed.used.store(true, Ordering::Relaxed);
-                    if let Some(o) = kernels::contiguous_mut(&mut out) {
-                        sparse::sparse_product(&self.transposed.w_t, hs, o, nv, nh);
-                        V::mean_in_place(&mut out, &self.params);
-                        return Ok(());
-                    }
-                }
+                    .with(w, |w_t| sparse::sparse_product(w_t, hs, o, nv, nh));
+                V::mean_in_place(&mut out, &self.params);
+                return Ok(());
             }
         }
         let w: DMatrixView<'_, T> = self.layer().weights.as_view();
@@ -774,40 +795,12 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, 
             }
         }
         std::mem::swap(&mut self.params, scratch);
-        self.refresh_transposed();
+        self.transposed.invalidate();
         Ok(())
     }
 }
 
 impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Rbm<T, V, H> {
-    /// After an update of the weights: copies `Wᵀ` into the transposed weights when the last
-    /// downward product saw sparse hidden states (so the next one probably will too), else
-    /// marks them stale.
-    fn refresh_transposed(&mut self) {
-        let t = &mut self.transposed;
-        // Not `invalidate`: a copy that this update replaces unused was not wasted by another
-        // change of the parameters (the hidden states were just not sparse this time).
-        t.fresh = false;
-        if !*t.sparse_seen.get_mut() {
-            return;
-        }
-        t.skipped = t.skipped.saturating_add(1);
-        if t.wasted && t.skipped < RETRY_EVERY {
-            return;
-        }
-        let w = &self.params.layer().weights;
-        let (nh, nv) = w.shape();
-        if t.w_t.len() != nh * nv {
-            t.w_t.clear();
-            t.w_t.resize(nh * nv, T::zero());
-        }
-        crate::math::transpose_into(w.as_slice(), nh, nv, &mut t.w_t);
-        t.fresh = true;
-        t.wasted = false;
-        t.skipped = 0;
-        *t.used.get_mut() = false;
-    }
-
     /// Checks the shapes of a gradient term.
     fn check_term(&self, t: &GradientTerm<'_, T>) -> Result<()> {
         self.check_shape(
