@@ -9,11 +9,16 @@
 //!   splits the output into blocks, each summed in the same order as on one thread;
 //! - the element-wise work of training (the logistic function applied to a product, Bernoulli
 //!   sampling) is split over fixed blocks of [`COLUMN_BLOCK`] samples (columns), run on a
-//!   `rayon` pool when the matrix is large enough for that to pay (32,768 elements or more).
+//!   `rayon` pool when the matrix is large enough for that to pay (32,768 elements or more);
+//! - the products with a mostly-zero operand (binary data, sampled states), which the crate
+//!   computes itself, are split into one part of whole output columns per thread, and the
+//!   weight gradient into blocks of [`COLUMN_BLOCK`] columns.
 //!
 //! # Determinism
 //!
-//! The blocks are fixed by the data's shape, never by the number of threads, and sampling
+//! Each output column of a product is summed by one thread in an order that depends on neither
+//! the split nor the number of threads. The element-wise blocks are fixed by the data's shape,
+//! never by the number of threads, and sampling
 //! draws each block's uniforms from its own generator: one `u64` is drawn from the caller's
 //! generator per sampled matrix, and block `i` uses Xoshiro256++ seeded with a mix of that word
 //! and `i` ([`block_seed`]). The caller's generator therefore advances by exactly one word per
@@ -24,16 +29,17 @@
 //!
 //! The thread count is read once from the environment variable `MATMUL_NUM_THREADS` (the
 //! variable `matrixmultiply` reads for its products; default: the number of physical cores,
-//! at most 4, as there) and can be lowered or raised for the element-wise work with
-//! `set_threads` (feature `threading`). Two threads pay off for layers of a few hundred units and batches of 100 or
-//! more (an MNIST-sized model: 784 × 500, batch 100); for small models (the digits, 64 × 100,
+//! at most 4, as there) and can be lowered or raised for the element-wise work and the
+//! crate's own sparse products with `set_threads` (feature `threading`). Two threads pay off
+//! for layers of a few hundred units and batches of 100 or more (an MNIST-sized model:
+//! 784 × 500, batch 100); for small models (the digits, 64 × 100,
 //! batch 10) a step takes microseconds and one thread is fastest, and the crate's small-layer
 //! kernels never split their work.
 //!
 //! # Choosing the scalar type
 //!
-//! `f32` trains about twice as fast as `f64` (an MNIST epoch, 784 × 500, batch 100: 2.9 s
-//! against 5.7 s on one thread of the machine of the README's table) and is accurate enough for
+//! `f32` trains about twice as fast as `f64` (an MNIST PCD-1 epoch, 784 × 500, batch 100:
+//! 1.4 s against 2.9 s on one thread of the machine of the README's table) and is accurate enough for
 //! training: the exact log Z, the AIS log-weights and the reported metrics are accumulated in
 //! `f64` whatever the model's type. Use `f64` for finite-difference gradient checks, property
 //! tests and comparisons with closed forms, where `f32`'s rounding would swamp the differences.
