@@ -183,3 +183,27 @@ fn equal_models_give_the_same_bits_with_or_without_a_copy_of_the_transposed_weig
     let _ = rbm.params_mut();
     assert_eq!(bits(&rbm.visible_probabilities(&h).unwrap()), trained);
 }
+
+#[test]
+fn concurrent_products_on_one_model_see_the_current_weights() {
+    // Four threads at once on one model whose copy of Wᵀ is stale, round after round of
+    // changes: every result must be that of the current weights.
+    let (mut rbm, _) = trained(true);
+    let h = binary(300, 100, 0.1, 11);
+    for round in 0..6 {
+        for w in rbm.params_mut().block_mut(0) {
+            *w *= if round % 2 == 0 { 1.5 } else { -0.5 };
+        }
+        let want = visible_means_by_formula(&rbm, &h);
+        let model = &rbm;
+        std::thread::scope(|s| {
+            let runs: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| model.visible_probabilities(&h).unwrap()))
+                .collect();
+            for r in runs {
+                let got = r.join().unwrap();
+                assert!(max_abs_difference(&got, &want) < 1e-12, "round {round}");
+            }
+        });
+    }
+}

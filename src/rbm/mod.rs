@@ -109,23 +109,35 @@ impl<T: Float> TransposedWeights<T> {
 
     /// Runs `f` on `Wᵀ` for the weights `w` (`nh × nv`), making the copy first if it is stale.
     fn with<R>(&self, w: &DMatrix<T>, f: impl FnOnce(&[T]) -> R) -> R {
-        let fresh = {
-            let c = self.lock();
-            c.copy.as_ref().filter(|_| c.fresh).cloned()
+        // One look under the lock: a fresh copy to share, or the stale one's buffer to reuse.
+        let stale = {
+            let mut c = self.lock();
+            match c.copy.as_ref() {
+                Some(copy) if c.fresh => Ok(Arc::clone(copy)),
+                _ => Err(c.copy.take()),
+            }
         };
-        if let Some(copy) = fresh {
-            return f(&copy);
-        }
-        let mut copy = self.lock().copy.take().unwrap_or_default();
-        // In place when no other thread still reads the old copy (always, but for concurrent
-        // products on one model), else a new buffer.
-        let buf = Arc::make_mut(&mut copy);
+        let old = match stale {
+            Ok(copy) => return f(&copy),
+            Err(old) => old,
+        };
+        // The old buffer when no other thread still reads it (always, but for concurrent
+        // products on one model), else a new one; never a copy of stale values.
+        let mut copy = old
+            .filter(|a| Arc::strong_count(a) == 1 && Arc::weak_count(a) == 0)
+            .unwrap_or_default();
         let (nh, nv) = w.shape();
-        if buf.len() != nh * nv {
-            buf.clear();
-            buf.resize(nh * nv, T::zero());
+        if let Some(buf) = Arc::get_mut(&mut copy) {
+            if buf.len() != nh * nv {
+                buf.clear();
+                buf.resize(nh * nv, T::zero());
+            }
+            crate::math::transpose_into(w.as_slice(), nh, nv, buf);
+        } else {
+            let mut buf = vec![T::zero(); nh * nv];
+            crate::math::transpose_into(w.as_slice(), nh, nv, &mut buf);
+            copy = Arc::new(buf);
         }
-        crate::math::transpose_into(w.as_slice(), nh, nv, buf);
         {
             let mut c = self.lock();
             c.copy = Some(Arc::clone(&copy));
