@@ -94,6 +94,12 @@ pub(crate) trait Kernel {
 /// otherwise.
 pub(crate) fn run<K: Kernel>(kernel: &mut K) {
     #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor supports AVX-512F and AVX2 (checked just above).
+        unsafe { run_avx512(kernel) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the processor supports AVX2 (checked just above).
         unsafe { run_avx2(kernel) };
@@ -105,6 +111,15 @@ pub(crate) fn run<K: Kernel>(kernel: &mut K) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn run_avx2<K: Kernel>(kernel: &mut K) {
+    kernel.run(true)
+}
+
+/// The AVX2 build with 512-bit vectors for the loops the compiler vectorises itself. Every
+/// loop it vectorises is element-wise (no sum is reassociated and no multiply-add fused), so
+/// this build gives the same bits as the others.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f")]
+fn run_avx512<K: Kernel>(kernel: &mut K) {
     kernel.run(true)
 }
 
@@ -471,30 +486,56 @@ mod x86 {
     use crate::Float;
     use std::arch::x86_64::*;
 
-    /// One 256-bit register of a scalar type.
+    /// One vector register of elements `E`: a 256-bit AVX2 register (implemented by the scalar
+    /// types themselves) or a 512-bit AVX-512 one ([`Z32`], [`Z64`]).
     trait Simd: Copy + 'static {
+        type E: Copy + 'static;
         type V: Copy;
+        /// A mask of lanes.
+        type M: Copy;
         const L: usize;
         unsafe fn zero() -> Self::V;
-        unsafe fn splat(x: Self) -> Self::V;
-        unsafe fn load(p: *const Self) -> Self::V;
-        unsafe fn store(p: *mut Self, v: Self::V);
+        unsafe fn splat(x: Self::E) -> Self::V;
+        unsafe fn load(p: *const Self::E) -> Self::V;
+        unsafe fn store(p: *mut Self::E, v: Self::V);
         /// A mask of the first `n` lanes (`n < L`).
-        unsafe fn mask(n: usize) -> __m256i;
-        unsafe fn load_part(p: *const Self, m: __m256i) -> Self::V;
-        unsafe fn store_part(p: *mut Self, m: __m256i, v: Self::V);
+        unsafe fn mask(n: usize) -> Self::M;
+        unsafe fn load_part(p: *const Self::E, m: Self::M) -> Self::V;
+        unsafe fn store_part(p: *mut Self::E, m: Self::M, v: Self::V);
         unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
         unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    }
+
+    /// The 256-bit registers, whose lanes the dot-product kernel sums.
+    trait Lanes: Simd<E = Self> {
         /// The lanes added pairwise, lane `l` with lane `l + L/2`, halving (as
         /// `portable::lane_sum`).
         unsafe fn lane_sum(v: Self::V) -> Self;
+        /// The 512-bit register of the same scalar type.
+        type Z: Simd<E = Self>;
+    }
+
+    /// 16 `f32` lanes of an AVX-512 register.
+    #[derive(Clone, Copy)]
+    struct Z32;
+    /// 8 `f64` lanes of an AVX-512 register.
+    #[derive(Clone, Copy)]
+    struct Z64;
+
+    /// `true` when the processor has AVX-512F: the axpy kernels (every lane its own sum, so
+    /// the same bits at any width) then run on 512-bit registers.
+    #[inline(always)]
+    fn avx512() -> bool {
+        std::is_x86_feature_detected!("avx512f")
     }
 
     static MASK32: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
     static MASK64: [i64; 8] = [-1, -1, -1, -1, 0, 0, 0, 0];
 
     impl Simd for f32 {
+        type E = f32;
         type V = __m256;
+        type M = __m256i;
         const L: usize = 8;
         #[inline(always)]
         unsafe fn zero() -> __m256 {
@@ -532,16 +573,12 @@ mod x86 {
         unsafe fn mul(a: __m256, b: __m256) -> __m256 {
             _mm256_mul_ps(a, b)
         }
-        #[inline(always)]
-        unsafe fn lane_sum(v: __m256) -> f32 {
-            let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-            let u = _mm_add_ps(s, _mm_movehl_ps(s, s));
-            _mm_cvtss_f32(_mm_add_ss(u, _mm_shuffle_ps(u, u, 1)))
-        }
     }
 
     impl Simd for f64 {
+        type E = f64;
         type V = __m256d;
+        type M = __m256i;
         const L: usize = 4;
         #[inline(always)]
         unsafe fn zero() -> __m256d {
@@ -579,10 +616,110 @@ mod x86 {
         unsafe fn mul(a: __m256d, b: __m256d) -> __m256d {
             _mm256_mul_pd(a, b)
         }
+    }
+
+    impl Lanes for f32 {
+        type Z = Z32;
+        #[inline(always)]
+        unsafe fn lane_sum(v: __m256) -> f32 {
+            let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+            let u = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            _mm_cvtss_f32(_mm_add_ss(u, _mm_shuffle_ps(u, u, 1)))
+        }
+    }
+
+    impl Lanes for f64 {
+        type Z = Z64;
         #[inline(always)]
         unsafe fn lane_sum(v: __m256d) -> f64 {
             let s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
             _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
+        }
+    }
+
+    impl Simd for Z32 {
+        type E = f32;
+        type V = __m512;
+        type M = __mmask16;
+        const L: usize = 16;
+        #[inline(always)]
+        unsafe fn zero() -> __m512 {
+            _mm512_setzero_ps()
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m512 {
+            _mm512_set1_ps(x)
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m512 {
+            _mm512_loadu_ps(p)
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m512) {
+            _mm512_storeu_ps(p, v)
+        }
+        #[inline(always)]
+        unsafe fn mask(n: usize) -> __mmask16 {
+            ((1u32 << n) - 1) as __mmask16
+        }
+        #[inline(always)]
+        unsafe fn load_part(p: *const f32, m: __mmask16) -> __m512 {
+            _mm512_maskz_loadu_ps(m, p)
+        }
+        #[inline(always)]
+        unsafe fn store_part(p: *mut f32, m: __mmask16, v: __m512) {
+            _mm512_mask_storeu_ps(p, m, v)
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m512, b: __m512) -> __m512 {
+            _mm512_add_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m512, b: __m512) -> __m512 {
+            _mm512_mul_ps(a, b)
+        }
+    }
+
+    impl Simd for Z64 {
+        type E = f64;
+        type V = __m512d;
+        type M = __mmask8;
+        const L: usize = 8;
+        #[inline(always)]
+        unsafe fn zero() -> __m512d {
+            _mm512_setzero_pd()
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f64) -> __m512d {
+            _mm512_set1_pd(x)
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f64) -> __m512d {
+            _mm512_loadu_pd(p)
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f64, v: __m512d) {
+            _mm512_storeu_pd(p, v)
+        }
+        #[inline(always)]
+        unsafe fn mask(n: usize) -> __mmask8 {
+            ((1u32 << n) - 1) as __mmask8
+        }
+        #[inline(always)]
+        unsafe fn load_part(p: *const f64, m: __mmask8) -> __m512d {
+            _mm512_maskz_loadu_pd(m, p)
+        }
+        #[inline(always)]
+        unsafe fn store_part(p: *mut f64, m: __mmask8, v: __m512d) {
+            _mm512_mask_storeu_pd(p, m, v)
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m512d, b: __m512d) -> __m512d {
+            _mm512_add_pd(a, b)
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m512d, b: __m512d) -> __m512d {
+            _mm512_mul_pd(a, b)
         }
     }
 
@@ -605,7 +742,7 @@ mod x86 {
 
     #[inline(always)]
     pub(super) fn affine<T: Float>(w: &[T], x: &[T], out: &mut [T], nr: usize, nk: usize) -> bool {
-        by_type!(affine_impl, T, (w, x), (out), (nr, nk))
+        by_type!(affine_any, T, (w, x), (out), (nr, nk))
     }
 
     #[inline(always)]
@@ -629,13 +766,13 @@ mod x86 {
         }
         if let (Some(t0), Some(t1), Some(g)) = (term(&terms[0]), term(&terms[1]), cast_mut(g)) {
             // SAFETY: only called from the AVX2 build of a kernel.
-            unsafe { gradient_impl::<f32>([t0, t1], g, nh, nv) };
+            unsafe { gradient_any::<f32>([t0, t1], g, nh, nv) };
             true
         } else if let (Some(t0), Some(t1), Some(g)) =
             (term(&terms[0]), term(&terms[1]), cast_mut(g))
         {
             // SAFETY: as above.
-            unsafe { gradient_impl::<f64>([t0, t1], g, nh, nv) };
+            unsafe { gradient_any::<f64>([t0, t1], g, nh, nv) };
             true
         } else {
             false
@@ -647,13 +784,13 @@ mod x86 {
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     unsafe fn axpy<S: Simd, const V: usize, const C: usize, const PART: bool>(
-        a: *const S,
+        a: *const S::E,
         lda: usize,
-        b: *const S,
+        b: *const S::E,
         bk: usize,
         bc: usize,
         nk: usize,
-        mask: __m256i,
+        mask: S::M,
     ) -> [[S::V; V]; C] {
         let mut acc = [[S::zero(); V]; C];
         for k in 0..nk {
@@ -680,10 +817,10 @@ mod x86 {
     /// Stores `acc[c][v]` at `out[c·ldo + v·L ..]`, the last vector under `mask` with `PART`.
     #[inline(always)]
     unsafe fn store_block<S: Simd, const V: usize, const C: usize, const PART: bool>(
-        out: *mut S,
+        out: *mut S::E,
         ldo: usize,
         acc: &[[S::V; V]; C],
-        mask: __m256i,
+        mask: S::M,
     ) {
         for (c, acc) in acc.iter().enumerate() {
             for (v, &x) in acc.iter().enumerate() {
@@ -734,8 +871,27 @@ mod x86 {
         };
     }
 
+    /// `affine` on 256-bit registers, or on 512-bit ones when the processor has AVX-512F.
+    unsafe fn affine_any<S: Lanes>(w: &[S], x: &[S], out: &mut [S], nr: usize, nk: usize) {
+        if avx512() {
+            affine_512::<S::Z>(w, x, out, nr, nk)
+        } else {
+            affine_256::<S>(w, x, out, nr, nk)
+        }
+    }
+
     #[target_feature(enable = "avx2")]
-    unsafe fn affine_impl<S: Simd>(w: &[S], x: &[S], out: &mut [S], nr: usize, nk: usize) {
+    unsafe fn affine_256<S: Simd>(w: &[S::E], x: &[S::E], out: &mut [S::E], nr: usize, nk: usize) {
+        affine_impl::<S>(w, x, out, nr, nk)
+    }
+
+    #[target_feature(enable = "avx2,avx512f")]
+    unsafe fn affine_512<S: Simd>(w: &[S::E], x: &[S::E], out: &mut [S::E], nr: usize, nk: usize) {
+        affine_impl::<S>(w, x, out, nr, nk)
+    }
+
+    #[inline(always)]
+    unsafe fn affine_impl<S: Simd>(w: &[S::E], x: &[S::E], out: &mut [S::E], nr: usize, nk: usize) {
         let nc = out.len() / nr;
         let (w, x, o) = (w.as_ptr(), x.as_ptr(), out.as_mut_ptr());
         let l = S::L;
@@ -766,8 +922,42 @@ mod x86 {
         }
     }
 
+    /// `gradient` on 256-bit registers, or on 512-bit ones when the processor has AVX-512F.
+    unsafe fn gradient_any<S: Lanes>(terms: [Term<'_, S>; 2], g: &mut [S], nh: usize, nv: usize) {
+        if avx512() {
+            gradient_512::<S::Z>(terms, g, nh, nv)
+        } else {
+            gradient_256::<S>(terms, g, nh, nv)
+        }
+    }
+
     #[target_feature(enable = "avx2")]
-    unsafe fn gradient_impl<S: Simd>(terms: [Term<'_, S>; 2], g: &mut [S], nh: usize, nv: usize) {
+    unsafe fn gradient_256<S: Simd>(
+        terms: [Term<'_, S::E>; 2],
+        g: &mut [S::E],
+        nh: usize,
+        nv: usize,
+    ) {
+        gradient_impl::<S>(terms, g, nh, nv)
+    }
+
+    #[target_feature(enable = "avx2,avx512f")]
+    unsafe fn gradient_512<S: Simd>(
+        terms: [Term<'_, S::E>; 2],
+        g: &mut [S::E],
+        nh: usize,
+        nv: usize,
+    ) {
+        gradient_impl::<S>(terms, g, nh, nv)
+    }
+
+    #[inline(always)]
+    unsafe fn gradient_impl<S: Simd>(
+        terms: [Term<'_, S::E>; 2],
+        g: &mut [S::E],
+        nh: usize,
+        nv: usize,
+    ) {
         let l = S::L;
         let tail = S::mask((nh % l).max(1));
         let go = g.as_mut_ptr();
@@ -833,13 +1023,13 @@ mod x86 {
     const DOT_COLUMNS: usize = 2;
 
     #[inline(always)]
-    unsafe fn dot_block<S: Simd, const R: usize, const C: usize>(
+    unsafe fn dot_block<S: Lanes, const R: usize, const C: usize>(
         w: *const S,
         h: *const S,
         nk: usize,
         out: *mut S,
         nr: usize,
-        tail: __m256i,
+        tail: S::M,
     ) {
         let l = S::L;
         let full = nk / l * l;
@@ -878,7 +1068,7 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2")]
-    unsafe fn dot_impl<S: Simd>(w: &[S], h: &[S], out: &mut [S], nr: usize, nk: usize) {
+    unsafe fn dot_impl<S: Lanes>(w: &[S], h: &[S], out: &mut [S], nr: usize, nk: usize) {
         let nc = out.len() / nr;
         let tail = S::mask((nk % S::L).max(1));
         let (w, h, o) = (w.as_ptr(), h.as_ptr(), out.as_mut_ptr());
