@@ -9,8 +9,9 @@
 //!
 //! Every sum is taken in an order fixed here, independent of the blocking and of the vector
 //! width. Each kernel has a portable form and, on x86-64 processors with AVX2 (detected at run
-//! time), an explicitly vectorised one; neither uses fused multiply-adds, so both give the same
-//! bits. The unit tests check that they agree exactly.
+//! time), an explicitly vectorised one, whose axpy-shaped kernels (every lane its own sum) run
+//! on 512-bit registers when the processor also has AVX-512F; none uses fused multiply-adds, so
+//! all give the same bits. The unit tests check that they agree exactly.
 
 use crate::math::sigmoid;
 use crate::train::BlockRule;
@@ -90,8 +91,8 @@ pub(crate) trait Kernel {
     fn run(&mut self, avx2: bool);
 }
 
-/// Runs `kernel` through its AVX2 build when the processor has AVX2, through the baseline build
-/// otherwise.
+/// Runs `kernel` through its AVX-512 build when the processor has AVX-512F, its AVX2 build when
+/// it has AVX2, through the baseline build otherwise.
 pub(crate) fn run<K: Kernel>(kernel: &mut K) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx2") {

@@ -78,9 +78,10 @@ pub fn threads() -> usize {
     imp::threads()
 }
 
-/// Sets the number of threads for the element-wise work of training (feature `threading`;
-/// the matrix products keep the count they read from `MATMUL_NUM_THREADS` at their first
-/// use). Results do not depend on it.
+/// Sets the number of threads for the element-wise work of training and for the crate's own
+/// products (the sparse ones; feature `threading`). The dense products of large layers go
+/// through `matrixmultiply`, which keeps the count it read from `MATMUL_NUM_THREADS` at its
+/// first use. Results do not depend on either count.
 ///
 /// ```
 /// # #[cfg(feature = "threading")]

@@ -66,7 +66,8 @@ pub trait Model: Send + Sync {
     type Params: Parameters<Scalar = Self::Scalar>;
     /// The parameters.
     fn params(&self) -> &Self::Params;
-    /// The parameters, mutably (their shapes cannot change through this).
+    /// The parameters, mutably. Parameters of another shape assigned through this give the
+    /// model their layer sizes.
     fn params_mut(&mut self) -> &mut Self::Params;
 }
 

@@ -21,7 +21,13 @@
 //! builds agree bit for bit), on how the columns are blocked, or on the number of threads. It
 //! differs from the dense product's rounding, which sums in the order of its kernel's blocking;
 //! a zero operand contributes nothing, where the dense product would add `0·w` (the same
-//! value for the finite weights training keeps).
+//! value for the finite weights training keeps; a non-finite weight set by hand is read only
+//! where its input is nonzero).
+//!
+//! Whether a product takes this path depends on its whole operand (the density of the batch,
+//! and whether it is stored contiguously), so the last bits of one sample's result can differ
+//! with its batch-mates or when it is passed as a strided view. Runs stay reproducible: the
+//! same inputs make the same choice.
 
 use crate::kernels::{run, Kernel, Term};
 use crate::parallel;
@@ -46,9 +52,13 @@ pub(crate) fn sparse_enough<T: Float>(x: &[T]) -> bool {
 }
 
 /// `true` when a product of `rows × inner × columns` multiply-adds is large enough for the
-/// sparse path to pay for its density count.
+/// sparse path to pay for its density count, and every dimension fits the `u32` indices the
+/// kernels gather.
 pub(crate) fn worth_it(rows: usize, inner: usize, columns: usize) -> bool {
-    rows.saturating_mul(inner).saturating_mul(columns) >= MIN_WORK
+    let fits = [rows, inner, columns]
+        .iter()
+        .all(|&n| u32::try_from(n).is_ok());
+    fits && rows.saturating_mul(inner).saturating_mul(columns) >= MIN_WORK
 }
 
 /// `out[:, n] ← Σ_k x[k, n]·w[:, k]` over the nonzero `x[k, n]`, `k` increasing, for `w`
@@ -181,12 +191,8 @@ fn gather<T: Float>(
 }
 
 /// `out ← out + Σ_t value(t)·src[r0.., idx[t]]`, `t` increasing, each product rounded and
-/// added in turn, where `src` has `nr` rows and `out` holds rows `r0..r0 + out.len()`.
-///
-/// Eight columns go through each pass over `out` (then four, then one), which keeps the order
-/// of the sums and halves the loads and stores of `out` against one column a pass. When every
-/// value is exactly one (binary states in the products) the multiplications are left out:
-/// `1·x` is `x`, so the bits are the same.
+/// added in turn, where `src` has `nr` rows and `out` holds rows `r0..r0 + out.len()`. Four
+/// columns go through each pass over `out`, which keeps the order of the sums.
 #[inline(always)]
 fn accumulate<T: Float>(
     src: &[T],
@@ -201,45 +207,16 @@ fn accumulate<T: Float>(
         let start = idx[t] as usize * nr + r0;
         &src[start..start + rows]
     };
-    let ones = (0..idx.len()).all(|t| value(t) == T::one());
+    let mut quads = idx.len() / 4;
     let mut t = 0;
-    while t + 8 <= idx.len() {
-        let c: [&[T]; 8] = std::array::from_fn(|q| col(t + q));
-        if ones {
-            for r in 0..rows {
-                out[r] = out[r]
-                    + c[0][r]
-                    + c[1][r]
-                    + c[2][r]
-                    + c[3][r]
-                    + c[4][r]
-                    + c[5][r]
-                    + c[6][r]
-                    + c[7][r];
-            }
-        } else {
-            let v: [T; 8] = std::array::from_fn(|q| value(t + q));
-            for r in 0..rows {
-                out[r] = out[r]
-                    + v[0] * c[0][r]
-                    + v[1] * c[1][r]
-                    + v[2] * c[2][r]
-                    + v[3] * c[3][r]
-                    + v[4] * c[4][r]
-                    + v[5] * c[5][r]
-                    + v[6] * c[6][r]
-                    + v[7] * c[7][r];
-            }
-        }
-        t += 8;
-    }
-    if t + 4 <= idx.len() {
+    while quads > 0 {
         let (a, b, c, d) = (col(t), col(t + 1), col(t + 2), col(t + 3));
         let (va, vb, vc, vd) = (value(t), value(t + 1), value(t + 2), value(t + 3));
         for r in 0..rows {
             out[r] = out[r] + va * a[r] + vb * b[r] + vc * c[r] + vd * d[r];
         }
         t += 4;
+        quads -= 1;
     }
     while t < idx.len() {
         let (a, va) = (col(t), value(t));

@@ -714,7 +714,7 @@ const SPARSE_MIN_ROWS: usize = 64;
 /// itself one of several in parallel, is no faster), `gemm` otherwise.
 fn product<T: Float>(m: &DMatrix<T>, x: &DMatrix<T>, out: &mut DMatrix<T>) {
     let (nr, nk) = m.shape();
-    if nr >= SPARSE_MIN_ROWS {
+    if nr >= SPARSE_MIN_ROWS && u32::try_from(nk).is_ok() {
         crate::sparse::sparse_product(m.as_slice(), x.as_slice(), out.as_mut_slice(), nr, nk);
     } else {
         out.gemm(T::one(), m, x, T::zero());

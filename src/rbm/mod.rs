@@ -526,11 +526,11 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> EnergyModel for Rbm<T, V, 
                 .fold(T::zero(), |acc, (&xj, &cj)| acc + H::log_partition(xj + cj));
             out[n] = V::energy(&v, n, &self.params) - sp;
         }
-        // Finite parameters and data can still overflow (σ near 0, values near 1e200): an
-        // error, never a silent NaN or infinity.
+        // Finite parameters and data can still overflow (σ near 0, values near 1e200), and
+        // parameters set by hand may be non-finite: an error, never a silent NaN or infinity.
         if let Some(n) = out.iter().position(|f| !f.finite()) {
             return Err(Error::NonFinite {
-                what: "free energy (overflow of finite parameters or data)",
+                what: "free energy (an overflow, or a non-finite parameter)",
                 sample: n,
                 feature: 0,
                 value: out[n].as_f64(),
