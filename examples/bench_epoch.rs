@@ -161,7 +161,13 @@ fn bench<T: Float>(args: &Args) -> Result<(), String> {
 
     let mut sorted = seconds.clone();
     sorted.sort_by(f64::total_cmp);
-    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
+    // The middle epoch, or the mean of the middle two for an even count.
+    let n = sorted.len();
+    let median = match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]),
+    };
     println!(
         "summary: workload={workload} algo={algo} dtype={dtype} threads={threads} \
          epochs={epochs} samples={} hidden={hidden} batch={batch} \

@@ -28,9 +28,11 @@
 //! # Choosing the number of threads
 //!
 //! The thread count is read once from the environment variable `MATMUL_NUM_THREADS` (the
-//! variable `matrixmultiply` reads for its products; default: the number of physical cores,
-//! at most 4, as there) and can be lowered or raised for the element-wise work and the
-//! crate's own sparse products with `set_threads` (feature `threading`). Two threads pay off
+//! variable `matrixmultiply` reads for its products; default: the CPUs available to the
+//! process, at most 4, where `matrixmultiply` takes the physical cores) and can be lowered or
+//! raised for the element-wise work and the crate's own sparse products with `set_threads`
+//! (feature `threading`); the dense products keep `matrixmultiply`'s count, so set the
+//! variable to choose both. Two threads pay off
 //! for layers of a few hundred units and batches of 100 or more (an MNIST-sized model:
 //! 784 × 500, batch 100); for small models (the digits, 64 × 100,
 //! batch 10) a step takes microseconds and one thread is fastest, and the crate's small-layer
