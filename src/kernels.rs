@@ -84,35 +84,62 @@ const fn dot_lanes<T>() -> usize {
     32 / std::mem::size_of::<T>()
 }
 
-/// A kernel call; [`run`] compiles it twice.
-pub(crate) trait Kernel {
-    /// Does the work; `avx2` says that the processor has AVX2 and that this is the AVX2 build
-    /// (always inlined into the entry points of [`run`]).
-    fn run(&mut self, avx2: bool);
+/// The instruction set a kernel build targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isa {
+    /// Baseline x86-64 (or any other architecture).
+    Portable,
+    /// AVX2, 256-bit registers.
+    Avx2,
+    /// AVX2 and AVX-512F: the axpy-shaped kernels on 512-bit registers.
+    Avx512,
 }
 
-/// Runs `kernel` through its AVX-512 build when the processor has AVX-512F, its AVX2 build when
-/// it has AVX2, through the baseline build otherwise.
+impl Isa {
+    /// The widest one the processor has.
+    pub(crate) fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            return if std::is_x86_feature_detected!("avx512f") {
+                Isa::Avx512
+            } else {
+                Isa::Avx2
+            };
+        }
+        Isa::Portable
+    }
+}
+
+/// A kernel call; [`run`] compiles it three times.
+pub(crate) trait Kernel {
+    /// Does the work; `isa` says which build this is, and that the processor has it (always
+    /// inlined into the entry points of [`run`]).
+    fn run(&mut self, isa: Isa);
+}
+
+/// Runs `kernel` through its build for the widest instruction set the processor has.
 pub(crate) fn run<K: Kernel>(kernel: &mut K) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the processor supports AVX-512F and AVX2 (checked just above).
-        unsafe { run_avx512(kernel) };
-        return;
+    run_as(kernel, Isa::detect())
+}
+
+/// Runs `kernel` through its build for `isa`, which the processor must have (as
+/// [`Isa::detect`] or a narrower one).
+pub(crate) fn run_as<K: Kernel>(kernel: &mut K, isa: Isa) {
+    match isa {
+        // SAFETY: the processor has AVX2 and AVX-512F (the caller's contract).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { run_avx512(kernel) },
+        // SAFETY: the processor has AVX2 (the caller's contract).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { run_avx2(kernel) },
+        _ => kernel.run(Isa::Portable),
     }
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the processor supports AVX2 (checked just above).
-        unsafe { run_avx2(kernel) };
-        return;
-    }
-    kernel.run(false)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn run_avx2<K: Kernel>(kernel: &mut K) {
-    kernel.run(true)
+    kernel.run(Isa::Avx2)
 }
 
 /// The AVX2 build with 512-bit vectors for the loops the compiler vectorises itself. Every
@@ -121,7 +148,7 @@ fn run_avx2<K: Kernel>(kernel: &mut K) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avx512f")]
 fn run_avx512<K: Kernel>(kernel: &mut K) {
-    kernel.run(true)
+    kernel.run(Isa::Avx512)
 }
 
 /// `out[:, n] ← σ(bias + W·x[:, n])` for every column `n`, where `W` is `nr × nk`.
@@ -159,9 +186,9 @@ struct AffineSigmoid<'a, T> {
 
 impl<T: Float> Kernel for AffineSigmoid<'_, T> {
     #[inline(always)]
-    fn run(&mut self, avx2: bool) {
+    fn run(&mut self, isa: Isa) {
         let (nr, nk) = (self.nr, self.nk);
-        if !(avx2 && x86::affine(self.w, self.x, self.out, nr, nk)) {
+        if !(isa != Isa::Portable && x86::affine(self.w, self.x, self.out, nr, nk, isa)) {
             portable::affine(self.w, self.x, self.out, nr, nk);
         }
         add_bias_sigmoid(self.out, self.bias);
@@ -206,9 +233,9 @@ struct TransposedAffineSigmoid<'a, T> {
 
 impl<T: Float> Kernel for TransposedAffineSigmoid<'_, T> {
     #[inline(always)]
-    fn run(&mut self, avx2: bool) {
+    fn run(&mut self, isa: Isa) {
         let (nr, nk) = (self.nr, self.nk);
-        if !(avx2 && x86::dot(self.w, self.h, self.out, nr, nk)) {
+        if !(isa != Isa::Portable && x86::dot(self.w, self.h, self.out, nr, nk)) {
             portable::dot(self.w, self.h, self.out, nr, nk);
         }
         add_bias_sigmoid(self.out, self.bias);
@@ -234,9 +261,9 @@ struct TransposedProduct<'a, T> {
 
 impl<T: Float> Kernel for TransposedProduct<'_, T> {
     #[inline(always)]
-    fn run(&mut self, avx2: bool) {
+    fn run(&mut self, isa: Isa) {
         let (nr, nk) = (self.nr, self.nk);
-        if !(avx2 && x86::dot(self.w, self.h, self.out, nr, nk)) {
+        if !(isa != Isa::Portable && x86::dot(self.w, self.h, self.out, nr, nk)) {
             portable::dot(self.w, self.h, self.out, nr, nk);
         }
     }
@@ -251,7 +278,7 @@ pub(crate) fn scale_bias_sigmoid<T: Float>(out: &mut [T], scale: T, bias: &[T]) 
     }
     impl<T: Float> Kernel for K<'_, T> {
         #[inline(always)]
-        fn run(&mut self, _avx2: bool) {
+        fn run(&mut self, _isa: Isa) {
             for col in self.out.chunks_exact_mut(self.bias.len()) {
                 for (x, &b) in col.iter_mut().zip(self.bias) {
                     *x = sigmoid(self.scale * *x + b);
@@ -304,8 +331,8 @@ struct WeightGradient<'a, 'b, T> {
 
 impl<T: Float> Kernel for WeightGradient<'_, '_, T> {
     #[inline(always)]
-    fn run(&mut self, avx2: bool) {
-        if !(avx2 && x86::gradient(self.terms, self.g, self.nh, self.nv)) {
+    fn run(&mut self, isa: Isa) {
+        if !(isa != Isa::Portable && x86::gradient(self.terms, self.g, self.nh, self.nv, isa)) {
             portable::gradient(self.terms, self.g, self.nh, self.nv);
         }
     }
@@ -341,7 +368,7 @@ struct UpdateBlock<'a, T> {
 
 impl<T: Float> Kernel for UpdateBlock<'_, T> {
     #[inline(always)]
-    fn run(&mut self, _avx2: bool) {
+    fn run(&mut self, _isa: Isa) {
         self.ok = self
             .rule
             .step_block(self.theta, self.grad_then_new, self.vel);
@@ -466,14 +493,20 @@ mod portable {
 
 #[cfg(not(target_arch = "x86_64"))]
 mod x86 {
-    use super::Term;
-    pub(super) fn affine<T>(_: &[T], _: &[T], _: &mut [T], _: usize, _: usize) -> bool {
+    use super::{Isa, Term};
+    pub(super) fn affine<T>(_: &[T], _: &[T], _: &mut [T], _: usize, _: usize, _: Isa) -> bool {
         false
     }
     pub(super) fn dot<T>(_: &[T], _: &[T], _: &mut [T], _: usize, _: usize) -> bool {
         false
     }
-    pub(super) fn gradient<T>(_: [Term<'_, T>; 2], _: &mut [T], _: usize, _: usize) -> bool {
+    pub(super) fn gradient<T>(
+        _: [Term<'_, T>; 2],
+        _: &mut [T],
+        _: usize,
+        _: usize,
+        _: Isa,
+    ) -> bool {
         false
     }
 }
@@ -483,7 +516,7 @@ mod x86 {
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::needless_range_loop)] // register blocks read best with explicit indices
 mod x86 {
-    use super::{cast, cast_mut, cast_value, Term};
+    use super::{cast, cast_mut, cast_value, Isa, Term};
     use crate::Float;
     use std::arch::x86_64::*;
 
@@ -522,13 +555,6 @@ mod x86 {
     /// 8 `f64` lanes of an AVX-512 register.
     #[derive(Clone, Copy)]
     struct Z64;
-
-    /// `true` when the processor has AVX-512F: the axpy kernels (every lane its own sum, so
-    /// the same bits at any width) then run on 512-bit registers.
-    #[inline(always)]
-    fn avx512() -> bool {
-        std::is_x86_feature_detected!("avx512f")
-    }
 
     static MASK32: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
     static MASK64: [i64; 8] = [-1, -1, -1, -1, 0, 0, 0, 0];
@@ -742,8 +768,15 @@ mod x86 {
     }
 
     #[inline(always)]
-    pub(super) fn affine<T: Float>(w: &[T], x: &[T], out: &mut [T], nr: usize, nk: usize) -> bool {
-        by_type!(affine_any, T, (w, x), (out), (nr, nk))
+    pub(super) fn affine<T: Float>(
+        w: &[T],
+        x: &[T],
+        out: &mut [T],
+        nr: usize,
+        nk: usize,
+        isa: Isa,
+    ) -> bool {
+        by_type!(affine_any, T, (w, x), (out), (nr, nk, isa))
     }
 
     #[inline(always)]
@@ -757,6 +790,7 @@ mod x86 {
         g: &mut [T],
         nh: usize,
         nv: usize,
+        isa: Isa,
     ) -> bool {
         fn term<'a, T: 'static + Copy, U: 'static + Copy>(t: &Term<'a, T>) -> Option<Term<'a, U>> {
             Some(Term {
@@ -767,13 +801,13 @@ mod x86 {
         }
         if let (Some(t0), Some(t1), Some(g)) = (term(&terms[0]), term(&terms[1]), cast_mut(g)) {
             // SAFETY: only called from the AVX2 build of a kernel.
-            unsafe { gradient_any::<f32>([t0, t1], g, nh, nv) };
+            unsafe { gradient_any::<f32>([t0, t1], g, nh, nv, isa) };
             true
         } else if let (Some(t0), Some(t1), Some(g)) =
             (term(&terms[0]), term(&terms[1]), cast_mut(g))
         {
             // SAFETY: as above.
-            unsafe { gradient_any::<f64>([t0, t1], g, nh, nv) };
+            unsafe { gradient_any::<f64>([t0, t1], g, nh, nv, isa) };
             true
         } else {
             false
@@ -872,9 +906,17 @@ mod x86 {
         };
     }
 
-    /// `affine` on 256-bit registers, or on 512-bit ones when the processor has AVX-512F.
-    unsafe fn affine_any<S: Lanes>(w: &[S], x: &[S], out: &mut [S], nr: usize, nk: usize) {
-        if avx512() {
+    /// `affine` on 256-bit registers, or on 512-bit ones in the AVX-512 build (the axpy
+    /// kernels: every lane its own sum, so the same bits at any width).
+    unsafe fn affine_any<S: Lanes>(
+        w: &[S],
+        x: &[S],
+        out: &mut [S],
+        nr: usize,
+        nk: usize,
+        isa: Isa,
+    ) {
+        if isa == Isa::Avx512 {
             affine_512::<S::Z>(w, x, out, nr, nk)
         } else {
             affine_256::<S>(w, x, out, nr, nk)
@@ -923,9 +965,15 @@ mod x86 {
         }
     }
 
-    /// `gradient` on 256-bit registers, or on 512-bit ones when the processor has AVX-512F.
-    unsafe fn gradient_any<S: Lanes>(terms: [Term<'_, S>; 2], g: &mut [S], nh: usize, nv: usize) {
-        if avx512() {
+    /// `gradient` on 256-bit registers, or on 512-bit ones in the AVX-512 build.
+    unsafe fn gradient_any<S: Lanes>(
+        terms: [Term<'_, S>; 2],
+        g: &mut [S],
+        nh: usize,
+        nv: usize,
+        isa: Isa,
+    ) {
+        if isa == Isa::Avx512 {
             gradient_512::<S::Z>(terms, g, nh, nv)
         } else {
             gradient_256::<S>(terms, g, nh, nv)
@@ -1125,8 +1173,18 @@ mod tests {
         (37, 3, 20),
     ];
 
-    /// Every kernel against a plain reference, and the vector build against the portable one
-    /// bit for bit.
+    /// The builds this processor can run: the portable one, and AVX2 and AVX-512 where it has
+    /// them.
+    fn levels() -> Vec<Isa> {
+        match Isa::detect() {
+            Isa::Portable => vec![Isa::Portable],
+            Isa::Avx2 => vec![Isa::Portable, Isa::Avx2],
+            Isa::Avx512 => vec![Isa::Portable, Isa::Avx2, Isa::Avx512],
+        }
+    }
+
+    /// Every kernel against a plain reference, and every build this processor has against the
+    /// one `run` chooses, bit for bit.
     fn check<T: Float>(tol: f64) {
         let to = |v: &[f64]| v.iter().map(|&x| T::of_f64(x)).collect::<Vec<T>>();
         for &(nr, nk, nc) in &SIZES {
@@ -1140,20 +1198,19 @@ mod tests {
             for (a, b) in out.iter().zip(&want) {
                 assert!((a.as_f64() - b).abs() < tol, "affine {nr}x{nk}x{nc}");
             }
-            let mut port = vec![T::zero(); nr * nc];
-            AffineSigmoid {
-                w: &w,
-                bias: &bias,
-                x: &x,
-                out: &mut port,
-                nr,
-                nk,
+            for isa in levels() {
+                let mut each = vec![T::zero(); nr * nc];
+                let mut k = AffineSigmoid {
+                    w: &w,
+                    bias: &bias,
+                    x: &x,
+                    out: &mut each,
+                    nr,
+                    nk,
+                };
+                run_as(&mut k, isa);
+                assert_eq!(out, each, "affine {nr}x{nk}x{nc}: {isa:?} build");
             }
-            .run(false);
-            assert_eq!(
-                out, port,
-                "affine {nr}x{nk}x{nc}: vector and portable builds"
-            );
 
             // Wᵀ: column r of `wt` (length nk) is row r of W.
             let wt: Vec<T> = (0..nk * nr).map(|i| w[(i % nk) * nr + i / nk]).collect();
@@ -1162,17 +1219,19 @@ mod tests {
             for (a, b) in out.iter().zip(&want) {
                 assert!((a.as_f64() - b).abs() < tol, "transposed {nr}x{nk}x{nc}");
             }
-            let mut port = vec![T::zero(); nr * nc];
-            TransposedAffineSigmoid {
-                w: &wt,
-                bias: &bias,
-                h: &x,
-                out: &mut port,
-                nr,
-                nk,
+            for isa in levels() {
+                let mut each = vec![T::zero(); nr * nc];
+                let mut k = TransposedAffineSigmoid {
+                    w: &wt,
+                    bias: &bias,
+                    h: &x,
+                    out: &mut each,
+                    nr,
+                    nk,
+                };
+                run_as(&mut k, isa);
+                assert_eq!(out, each, "transposed {nr}x{nk}x{nc}: {isa:?} build");
             }
-            .run(false);
-            assert_eq!(out, port, "transposed {nr}x{nk}x{nc}: vector and portable");
 
             // gradient: nh = nr, nv = nk, two terms of nc and nc + 3 columns
             let (nh, nv) = (nr, nk);
@@ -1207,15 +1266,17 @@ mod tests {
                     assert!((g[r + i * nh].as_f64() - want).abs() < tol, "gradient");
                 }
             }
-            let mut port = vec![T::zero(); nh * nv];
-            WeightGradient {
-                terms,
-                g: &mut port,
-                nh,
-                nv,
+            for isa in levels() {
+                let mut each = vec![T::zero(); nh * nv];
+                let mut k = WeightGradient {
+                    terms,
+                    g: &mut each,
+                    nh,
+                    nv,
+                };
+                run_as(&mut k, isa);
+                assert_eq!(g, each, "gradient {nh}x{nv}: {isa:?} build");
             }
-            .run(false);
-            assert_eq!(g, port, "gradient {nh}x{nv}: vector and portable");
         }
     }
 

@@ -29,7 +29,7 @@
 //! with its batch-mates or when it is passed as a strided view. Runs stay reproducible: the
 //! same inputs make the same choice.
 
-use crate::kernels::{run, Kernel, Term};
+use crate::kernels::{run, Isa, Kernel, Term};
 use crate::parallel;
 use crate::Float;
 
@@ -89,7 +89,7 @@ struct Product<'a, T> {
 
 impl<T: Float> Kernel for Product<'_, T> {
     #[inline(always)]
-    fn run(&mut self, _avx2: bool) {
+    fn run(&mut self, _isa: Isa) {
         let (nr, nk) = (self.nr, self.nk);
         let mut idx = [0u32; SEGMENT];
         let mut val = [T::zero(); SEGMENT];
@@ -148,7 +148,7 @@ struct Gradient<'a, 'b, T> {
 
 impl<T: Float> Kernel for Gradient<'_, '_, T> {
     #[inline(always)]
-    fn run(&mut self, _avx2: bool) {
+    fn run(&mut self, _isa: Isa) {
         let (nh, nv) = (self.nh, self.nv);
         let mut idx = [0u32; SEGMENT];
         let mut val = [T::zero(); SEGMENT];
