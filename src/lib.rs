@@ -20,6 +20,8 @@ mod sparse;
 pub mod standardize;
 #[cfg(feature = "proptest")]
 pub mod strategies;
+#[cfg(feature = "threading")]
+mod team;
 pub mod train;
 pub mod units;
 

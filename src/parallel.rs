@@ -9,7 +9,8 @@
 //!   splits the output into blocks, each summed in the same order as on one thread;
 //! - the element-wise work of training (the logistic function applied to a product, Bernoulli
 //!   sampling) is split over fixed blocks of [`COLUMN_BLOCK`] samples (columns), run on a
-//!   `rayon` pool when the matrix is large enough for that to pay (32,768 elements or more);
+//!   team of threads (the calling thread and helpers that wait for work between regions) when
+//!   the matrix is large enough for that to pay (32,768 elements or more);
 //! - the products with a mostly-zero operand (binary data, sampled states), which the crate
 //!   computes itself, are split into one part of whole output columns per thread, and the
 //!   weight gradient into blocks of [`COLUMN_BLOCK`] columns.
@@ -52,7 +53,7 @@ use rand::{Rng, SeedableRng};
 pub const COLUMN_BLOCK: usize = 32;
 
 /// Fewest elements for which element-wise work is spread over threads: below it, handing the
-/// blocks to the pool costs more than it saves (a 500 × 100 batch has 50,000).
+/// blocks to the helper threads costs more than it saves (a 500 × 100 batch has 50,000).
 const PARALLEL_MIN: usize = 32 * 1024;
 
 /// The seed of block `block`'s generator for a matrix whose draw from the caller's generator
@@ -97,25 +98,6 @@ pub fn threads() -> usize {
 #[cfg(feature = "threading")]
 pub fn set_threads(n: usize) -> crate::Result<()> {
     imp::set_threads(n)
-}
-
-/// Runs `f` on one of the crate's threads (with `threading` and more than one thread; directly
-/// otherwise), so that the parallel work inside `f` is shared with the other threads without
-/// passing through the pool's job queue. Results do not depend on it.
-///
-/// A training step called from a thread outside the pool, as [`crate::Rbm::fit`] and the other
-/// drivers call theirs (they take observers and closures that need not be `Send`), hands each
-/// of its parallel regions to the pool through rayon's queue, which allocates a block of 1.5
-/// KB every 63 hand-offs (about one per ten MNIST-sized steps). A loop of
-/// [`Trainer::step`](crate::Trainer::step) calls inside `install` allocates nothing (the
-/// test `allocations` runs its steps so).
-///
-/// ```
-/// let sum = rbms::parallel::install(|| (1..=10).sum::<u32>());
-/// assert_eq!(sum, 55);
-/// ```
-pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    imp::install(f)
 }
 
 /// Runs `f(block, first_column, slice)` for each block of [`COLUMN_BLOCK`] columns of a
@@ -195,10 +177,6 @@ mod imp {
         1
     }
 
-    pub(super) fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-        f()
-    }
-
     pub(super) fn for_each_chunk<T: Send>(
         data: &mut [T],
         chunk: usize,
@@ -212,11 +190,11 @@ mod imp {
 
 #[cfg(feature = "threading")]
 mod imp {
-    use rayon::prelude::*;
+    use crate::team::Team;
     use std::sync::{Arc, OnceLock, RwLock};
 
-    /// The pool and its size; replaced by `set_threads`.
-    static POOL: OnceLock<RwLock<(usize, Option<Arc<rayon::ThreadPool>>)>> = OnceLock::new();
+    /// The team and its size; replaced by `set_threads`.
+    static TEAM: OnceLock<RwLock<(usize, Option<Arc<Team>>)>> = OnceLock::new();
 
     /// `MATMUL_NUM_THREADS` as `matrixmultiply` reads it: a number, clamped to 1..=4; the
     /// physical cores when unset.
@@ -228,28 +206,23 @@ mod imp {
         n.clamp(1, 4)
     }
 
-    fn build(n: usize) -> Option<Arc<rayon::ThreadPool>> {
+    fn build(n: usize) -> Option<Arc<Team>> {
         if n <= 1 {
             return None;
         }
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .thread_name(|i| format!("rbms-{i}"))
-            .build()
-            .ok()
-            .map(Arc::new)
+        Team::new(n).map(Arc::new)
     }
 
-    fn pool() -> &'static RwLock<(usize, Option<Arc<rayon::ThreadPool>>)> {
-        POOL.get_or_init(|| {
+    fn team() -> &'static RwLock<(usize, Option<Arc<Team>>)> {
+        TEAM.get_or_init(|| {
             let n = from_env();
-            let p = build(n);
-            RwLock::new((if p.is_some() { n } else { 1 }, p))
+            let t = build(n);
+            RwLock::new((if t.is_some() { n } else { 1 }, t))
         })
     }
 
     pub(super) fn threads() -> usize {
-        pool().read().map_or(1, |g| g.0)
+        team().read().map_or(1, |g| g.0)
     }
 
     pub(super) fn set_threads(n: usize) -> crate::Result<()> {
@@ -259,28 +232,44 @@ mod imp {
                 reason: "must be ≥ 1".into(),
             });
         }
-        let p = build(n);
-        if n > 1 && p.is_none() {
+        let t = build(n);
+        if n > 1 && t.is_none() {
             return Err(crate::Error::InvalidParameter {
                 name: "threads",
-                reason: format!("could not start a pool of {n} threads"),
+                reason: format!("could not start {} helper threads", n - 1),
             });
         }
-        let mut g = pool().write().unwrap_or_else(|e| e.into_inner());
-        *g = (n, p);
+        let mut g = team().write().unwrap_or_else(|e| e.into_inner());
+        *g = (n, t);
         Ok(())
     }
 
-    /// The current pool, if more than one thread (the lock is not held while it works, so
+    /// The current team, if more than one thread (the lock is not held while it works, so
     /// that `set_threads` never waits for a run).
-    fn current() -> Option<Arc<rayon::ThreadPool>> {
-        pool().read().unwrap_or_else(|e| e.into_inner()).1.clone()
+    fn current() -> Option<Arc<Team>> {
+        team().read().unwrap_or_else(|e| e.into_inner()).1.clone()
     }
 
-    pub(super) fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-        match current() {
-            Some(p) => p.install(f),
-            None => f(),
+    /// A pointer to the chunks of one slice, shared by the team's threads.
+    struct Chunks<T> {
+        ptr: *mut T,
+        len: usize,
+        chunk: usize,
+    }
+
+    // SAFETY: each chunk is handed out once (the team runs each part index once), so the
+    // threads get disjoint `&mut [T]`, which needs `T: Send`.
+    unsafe impl<T: Send> Sync for Chunks<T> {}
+
+    impl<T> Chunks<T> {
+        /// The start and length of chunk `i` (`i < len.div_ceil(chunk)`).
+        fn part(&self, i: usize) -> (*mut T, usize) {
+            let start = i * self.chunk;
+            // `wrapping_add`: no dereference here; `start < len` for every valid `i`.
+            (
+                self.ptr.wrapping_add(start),
+                self.chunk.min(self.len - start),
+            )
         }
     }
 
@@ -290,11 +279,19 @@ mod imp {
         f: &(dyn Fn(usize, &mut [T]) + Sync),
     ) {
         match current() {
-            Some(p) => p.install(|| {
-                data.par_chunks_mut(chunk)
-                    .enumerate()
-                    .for_each(|(i, c)| f(i, c))
-            }),
+            Some(t) => {
+                let chunks = Chunks {
+                    ptr: data.as_mut_ptr(),
+                    len: data.len(),
+                    chunk,
+                };
+                t.run(data.len().div_ceil(chunk), &|i| {
+                    let (ptr, n) = chunks.part(i);
+                    // SAFETY: in bounds of `data`, which stays borrowed until `run` returns; the
+                    // team calls this once for each part index, so the chunks are disjoint.
+                    f(i, unsafe { std::slice::from_raw_parts_mut(ptr, n) })
+                });
+            }
             None => {
                 for (i, c) in data.chunks_mut(chunk).enumerate() {
                     f(i, c);

@@ -115,26 +115,21 @@ where
         })
         .collect();
     let ctx = StepContext { epoch: 0, batch: 0 };
-    // On one of the crate's threads (with `threading`): a step called from another thread
-    // hands each parallel region to the pool through rayon's job queue, which allocates a
-    // block every 63 hand-offs (see `rbms::parallel::install`).
-    let n = rbms::parallel::install(|| {
-        // warm-up: the first steps may size buffers
-        for b in batches.iter().take(3) {
-            trainer
-                .step(&mut rbm, b.as_view(), &mut state, &rule, &mut rng, ctx)
-                .unwrap();
-        }
-        ALLOCATIONS.store(0, Ordering::SeqCst);
-        COUNTING.store(true, Ordering::SeqCst);
-        for b in &batches {
-            trainer
-                .step(&mut rbm, b.as_view(), &mut state, &rule, &mut rng, ctx)
-                .unwrap();
-        }
-        COUNTING.store(false, Ordering::SeqCst);
-        ALLOCATIONS.load(Ordering::SeqCst)
-    });
+    // warm-up: the first steps may size buffers
+    for b in batches.iter().take(3) {
+        trainer
+            .step(&mut rbm, b.as_view(), &mut state, &rule, &mut rng, ctx)
+            .unwrap();
+    }
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    for b in &batches {
+        trainer
+            .step(&mut rbm, b.as_view(), &mut state, &rule, &mut rng, ctx)
+            .unwrap();
+    }
+    COUNTING.store(false, Ordering::SeqCst);
+    let n = ALLOCATIONS.load(Ordering::SeqCst);
     // the steps did train: the model is finite and moved
     assert!(rbm.weights().iter().all(|w| w.finite()));
     n
@@ -143,8 +138,8 @@ where
 #[test]
 fn training_steps_allocate_nothing() {
     // One test function, so that no other test runs (and allocates) while counting.
-    // First a run whose parallel regions (with `threading`) reach every thread of the pool, so
-    // that no pool thread is still starting up (and allocating its own state) while counting.
+    // First a run whose parallel regions (with `threading`) reach every helper thread, so that
+    // no helper is still starting up (and allocating its own state) while counting.
     allocations_sparse::<f32, _>(&PersistentCd::new(1, 100), 10);
     assert_eq!(
         allocations_per_run::<f32, _>(&ContrastiveDivergence::new(1), 100),
