@@ -347,15 +347,21 @@ pub(crate) fn update_block<T: Float>(
     vel: &mut [T],
 ) -> bool {
     assert!(theta.len() == grad_then_new.len() && theta.len() == vel.len());
-    let mut k = UpdateBlock {
-        rule,
-        theta,
-        grad_then_new,
-        vel,
-        ok: false,
-    };
-    run(&mut k);
-    k.ok
+    let ok = std::sync::atomic::AtomicBool::new(true);
+    crate::parallel::for_each_part_pair(grad_then_new, vel, |start, g, v| {
+        let mut k = UpdateBlock {
+            rule,
+            theta: &theta[start..start + g.len()],
+            grad_then_new: g,
+            vel: v,
+            ok: false,
+        };
+        run(&mut k);
+        if !k.ok {
+            ok.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    ok.into_inner()
 }
 
 struct UpdateBlock<'a, T> {

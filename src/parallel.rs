@@ -171,6 +171,29 @@ pub(crate) fn for_each_column_block_pair<T, U, F>(
     });
 }
 
+/// Work on chunk `i` of two slices.
+type PairFn<'a, T, U> = dyn Fn(usize, &mut [T], &mut [U]) + Sync + 'a;
+
+/// Runs `f(start, a_part, b_part)` on matching consecutive parts of two slices of the same
+/// length: one part per thread (with `threading`, for slices of at least [`PARALLEL_MIN`]
+/// elements), else one part. For element-wise work, whose result does not depend on the split.
+pub(crate) fn for_each_part_pair<T, U, F>(a: &mut [T], b: &mut [U], f: F)
+where
+    T: Send,
+    U: Send,
+    F: Fn(usize, &mut [T], &mut [U]) + Sync,
+{
+    assert_eq!(a.len(), b.len());
+    let threads = imp::threads();
+    if threads == 1 || a.len() < PARALLEL_MIN {
+        f(0, a, b);
+        return;
+    }
+    // Whole cache lines a part.
+    let per = a.len().div_ceil(threads).next_multiple_of(64);
+    imp::for_each_chunk_pair(a, b, per, &|i, x, y| f(i * per, x, y));
+}
+
 #[cfg(not(feature = "threading"))]
 mod imp {
     pub(super) fn threads() -> usize {
@@ -184,6 +207,17 @@ mod imp {
     ) {
         for (i, c) in data.chunks_mut(chunk).enumerate() {
             f(i, c);
+        }
+    }
+
+    pub(super) fn for_each_chunk_pair<T: Send, U: Send>(
+        a: &mut [T],
+        b: &mut [U],
+        chunk: usize,
+        f: &super::PairFn<'_, T, U>,
+    ) {
+        for (i, (x, y)) in a.chunks_mut(chunk).zip(b.chunks_mut(chunk)).enumerate() {
+            f(i, x, y);
         }
     }
 }
@@ -250,7 +284,7 @@ mod imp {
         team().read().unwrap_or_else(|e| e.into_inner()).1.clone()
     }
 
-    /// A pointer to the chunks of one slice, shared by the team's threads.
+    /// The chunks of one slice, shared by the team's threads.
     struct Chunks<T> {
         ptr: *mut T,
         len: usize,
@@ -262,14 +296,29 @@ mod imp {
     unsafe impl<T: Send> Sync for Chunks<T> {}
 
     impl<T> Chunks<T> {
-        /// The start and length of chunk `i` (`i < len.div_ceil(chunk)`).
-        fn part(&self, i: usize) -> (*mut T, usize) {
+        fn new(data: &mut [T], chunk: usize) -> Self {
+            Chunks {
+                ptr: data.as_mut_ptr(),
+                len: data.len(),
+                chunk,
+            }
+        }
+
+        /// Chunk `i` of the slice.
+        ///
+        /// # Safety
+        /// `i < len.div_ceil(chunk)`, the slice is still borrowed, and no other `&mut` to
+        /// chunk `i` is alive (each index is taken once).
+        #[allow(clippy::mut_from_ref)]
+        unsafe fn take(&self, i: usize) -> &mut [T] {
             let start = i * self.chunk;
-            // `wrapping_add`: no dereference here; `start < len` for every valid `i`.
-            (
-                self.ptr.wrapping_add(start),
-                self.chunk.min(self.len - start),
-            )
+            // SAFETY: `start + n ≤ len`, inside the borrowed slice; disjoint from the others.
+            unsafe {
+                std::slice::from_raw_parts_mut(
+                    self.ptr.add(start),
+                    self.chunk.min(self.len - start),
+                )
+            }
         }
     }
 
@@ -280,21 +329,36 @@ mod imp {
     ) {
         match current() {
             Some(t) => {
-                let chunks = Chunks {
-                    ptr: data.as_mut_ptr(),
-                    len: data.len(),
-                    chunk,
-                };
-                t.run(data.len().div_ceil(chunk), &|i| {
-                    let (ptr, n) = chunks.part(i);
-                    // SAFETY: in bounds of `data`, which stays borrowed until `run` returns; the
-                    // team calls this once for each part index, so the chunks are disjoint.
-                    f(i, unsafe { std::slice::from_raw_parts_mut(ptr, n) })
-                });
+                let parts = data.len().div_ceil(chunk);
+                let c = Chunks::new(data, chunk);
+                // SAFETY: the team calls this once for each `i < parts`, before `run` returns.
+                t.run(parts, &|i| f(i, unsafe { c.take(i) }));
             }
             None => {
                 for (i, c) in data.chunks_mut(chunk).enumerate() {
                     f(i, c);
+                }
+            }
+        }
+    }
+
+    pub(super) fn for_each_chunk_pair<T: Send, U: Send>(
+        a: &mut [T],
+        b: &mut [U],
+        chunk: usize,
+        f: &super::PairFn<'_, T, U>,
+    ) {
+        assert_eq!(a.len(), b.len());
+        match current() {
+            Some(t) => {
+                let parts = a.len().div_ceil(chunk);
+                let (x, y) = (Chunks::new(a, chunk), Chunks::new(b, chunk));
+                // SAFETY: as in `for_each_chunk`; the slices have the same length.
+                t.run(parts, &|i| f(i, unsafe { x.take(i) }, unsafe { y.take(i) }));
+            }
+            None => {
+                for (i, (x, y)) in a.chunks_mut(chunk).zip(b.chunks_mut(chunk)).enumerate() {
+                    f(i, x, y);
                 }
             }
         }
