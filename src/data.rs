@@ -135,10 +135,15 @@ impl<T: Float> Dataset<T> {
         }
         let d = self.n_features();
         let src = self.samples.as_slice();
-        let dst = out.as_mut_slice();
-        for (slot, &i) in indices.iter().enumerate() {
-            dst[slot * d..(slot + 1) * d].copy_from_slice(&src[i * d..(i + 1) * d]);
+        if d == 0 {
+            return Ok(());
         }
+        let dst = &mut out.as_mut_slice()[..indices.len() * d];
+        crate::parallel::for_each_column_part(dst, d, |first, part| {
+            for (slot, &i) in part.chunks_exact_mut(d).zip(&indices[first..]) {
+                slot.copy_from_slice(&src[i * d..(i + 1) * d]);
+            }
+        });
         Ok(())
     }
 

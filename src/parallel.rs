@@ -171,6 +171,23 @@ pub(crate) fn for_each_column_block_pair<T, U, F>(
     });
 }
 
+/// Runs `f(start, part)` on consecutive parts of `data`: one part per thread (with
+/// `threading`) when `work`, the caller's measure of the cost in element operations, is at
+/// least [`PARALLEL_MIN`]; else one part. For work whose result does not depend on the split.
+pub(crate) fn for_each_part<T, F>(data: &mut [T], work: usize, f: F)
+where
+    T: Send,
+    F: Fn(usize, &mut [T]) + Sync,
+{
+    let threads = imp::threads();
+    if threads == 1 || work < PARALLEL_MIN || data.len() < 2 * threads {
+        f(0, data);
+        return;
+    }
+    let per = data.len().div_ceil(threads);
+    imp::for_each_chunk(data, per, &|i, part| f(i * per, part));
+}
+
 /// Work on chunk `i` of two slices.
 type PairFn<'a, T, U> = dyn Fn(usize, &mut [T], &mut [U]) + Sync + 'a;
 

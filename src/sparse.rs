@@ -47,7 +47,8 @@ const SEGMENT: usize = 256;
 
 /// `true` when at most [`MAX_DENSITY`] of `x`'s values are nonzero.
 pub(crate) fn sparse_enough<T: Float>(x: &[T]) -> bool {
-    let nonzero = x.iter().filter(|&&v| v != T::zero()).count();
+    // A sum of 0/1 rather than `filter().count()`, so that the loop vectorises.
+    let nonzero: usize = x.iter().map(|&v| usize::from(v != T::zero())).sum();
     (nonzero as f64) <= MAX_DENSITY * x.len() as f64
 }
 

@@ -14,6 +14,7 @@
 //! Parts are claimed from a shared counter, so which thread runs a part is not fixed; callers
 //! give parts whose results do not depend on the thread that computes them.
 
+use std::any::Any;
 use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -33,10 +34,15 @@ const CLOSED: u64 = 1 << 31;
 /// Bits of the state word that count the helpers that joined the job.
 const JOINED: u64 = CLOSED - 1;
 
+/// A value on a cache line of its own, so that the helpers polling it do not slow the
+/// claims of parts next to it.
+#[repr(align(128))]
+struct Padded<T>(T);
+
 struct Shared {
     /// The job's tag (a generation count, upper 32 bits), [`CLOSED`], and the number of helpers
     /// that joined it (lower bits).
-    state: AtomicU64,
+    state: Padded<AtomicU64>,
     /// The job of the current tag: written by the caller before it publishes the tag, read only
     /// by helpers that joined it, cleared after they are done.
     job: UnsafeCell<Option<&'static Job<'static>>>,
@@ -46,8 +52,8 @@ struct Shared {
     next: AtomicUsize,
     /// Helpers that joined the current job and finished it.
     done: AtomicUsize,
-    /// A part panicked on a helper.
-    panicked: AtomicBool,
+    /// The payload of the first panic of a part on a helper, raised again by the caller.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
     /// The team is dropped: helpers return.
     shutdown: AtomicBool,
     /// Helpers asleep (or about to sleep) on `wake`.
@@ -60,7 +66,6 @@ struct Shared {
 // helper can join (before the tag is published, after the job is closed and every helper that
 // joined is done), and read only by helpers that joined; the other fields are atomics or sync.
 unsafe impl Sync for Shared {}
-unsafe impl Send for Shared {}
 
 /// The caller's thread plus `n − 1` helpers.
 pub(crate) struct Team {
@@ -74,12 +79,12 @@ impl Team {
     /// Starts `n − 1` helper threads; `None` if one cannot be started.
     pub(crate) fn new(n: usize) -> Option<Self> {
         let shared = Arc::new(Shared {
-            state: AtomicU64::new(CLOSED),
+            state: Padded(AtomicU64::new(CLOSED)),
             job: UnsafeCell::new(None),
             parts: AtomicUsize::new(0),
             next: AtomicUsize::new(0),
             done: AtomicUsize::new(0),
-            panicked: AtomicBool::new(false),
+            panic: Mutex::new(None),
             shutdown: AtomicBool::new(false),
             sleepers: AtomicUsize::new(0),
             lock: Mutex::new(()),
@@ -94,14 +99,17 @@ impl Team {
             let s = Arc::clone(&team.shared);
             std::thread::Builder::new()
                 .name(format!("rbms-{i}"))
-                .spawn(move || helper(&s))
+                // Tag 0 is the state's first: a helper that starts after the team is dropped
+                // still sees the shutdown's new tag.
+                .spawn(move || helper(&s, 0))
                 .ok()?;
         }
         Some(team)
     }
 
     /// Runs `f(i)` for every `i` in `0..parts`, on this thread and the helpers; returns when
-    /// all are done. A panic in a part is raised again here, after every part has finished.
+    /// all are done. A panic in a part is raised again here (with its payload, if it was on a
+    /// helper) once no part is running; parts not yet started may then never run.
     pub(crate) fn run(&self, parts: usize, f: &Job<'_>) {
         if parts <= 1
             || self.n == 1
@@ -113,6 +121,8 @@ impl Team {
             (0..parts).for_each(f);
             return;
         }
+        // From here on `Finish` frees the team however this returns.
+        let finish = Finish { team: self };
         let s = &*self.shared;
         // SAFETY: the lifetime is erased for the helpers; `Finish` (also when a part panics)
         // waits until every helper that joined is done with the job, and clears it, before
@@ -124,17 +134,17 @@ impl Team {
         s.parts.store(parts, Ordering::Relaxed);
         s.next.store(0, Ordering::Relaxed);
         s.done.store(0, Ordering::Relaxed);
-        let tag = (s.state.load(Ordering::Relaxed) >> 32).wrapping_add(1) & 0xFFFF_FFFF;
-        s.state.store(tag << 32, Ordering::SeqCst);
+        let tag = (s.state.0.load(Ordering::Relaxed) >> 32).wrapping_add(1) & 0xFFFF_FFFF;
+        s.state.0.store(tag << 32, Ordering::SeqCst);
         if s.sleepers.load(Ordering::SeqCst) > 0 {
             let _g = s.lock.lock().unwrap_or_else(|e| e.into_inner());
             s.wake.notify_all();
         }
-        let finish = Finish { team: self };
         work(job, parts, &s.next);
         drop(finish);
-        if s.panicked.swap(false, Ordering::Relaxed) {
-            panic!("a part of a parallel region panicked on a helper thread");
+        let payload = s.panic.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(p) = payload {
+            std::panic::resume_unwind(p);
         }
     }
 }
@@ -147,7 +157,7 @@ struct Finish<'a> {
 impl Drop for Finish<'_> {
     fn drop(&mut self) {
         let s = &*self.team.shared;
-        let joined = (s.state.fetch_or(CLOSED, Ordering::AcqRel) & JOINED) as usize;
+        let joined = (s.state.0.fetch_or(CLOSED, Ordering::AcqRel) & JOINED) as usize;
         let mut spins = 0u32;
         while s.done.load(Ordering::Acquire) != joined {
             if spins < 1 << 12 {
@@ -159,6 +169,13 @@ impl Drop for Finish<'_> {
         }
         // SAFETY: closed, and every helper that joined is done: nobody reads the job now.
         unsafe { *s.job.get() = None };
+        if std::thread::panicking() {
+            // The caller's own panic wins; a helper's payload is not raised later (forgotten,
+            // not dropped: its `Drop` could panic during this unwinding).
+            if let Some(p) = s.panic.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                std::mem::forget(p);
+            }
+        }
         self.team.busy.store(false, Ordering::Release);
     }
 }
@@ -167,8 +184,8 @@ impl Drop for Team {
     fn drop(&mut self) {
         let s = &*self.shared;
         s.shutdown.store(true, Ordering::SeqCst);
-        let tag = (s.state.load(Ordering::Relaxed) >> 32).wrapping_add(1) & 0xFFFF_FFFF;
-        s.state.store(tag << 32 | CLOSED, Ordering::SeqCst);
+        let tag = (s.state.0.load(Ordering::Relaxed) >> 32).wrapping_add(1) & 0xFFFF_FFFF;
+        s.state.0.store(tag << 32 | CLOSED, Ordering::SeqCst);
         let _g = s.lock.lock().unwrap_or_else(|e| e.into_inner());
         s.wake.notify_all();
     }
@@ -185,9 +202,9 @@ fn work(job: &Job<'_>, parts: usize, next: &AtomicUsize) {
     }
 }
 
-/// A helper's life: wait for a job with a new tag, join it if still open, work, repeat.
-fn helper(s: &Shared) {
-    let mut last = s.state.load(Ordering::Relaxed) >> 32;
+/// A helper's life: wait for a job with a tag other than `last`, join it if still open, work,
+/// repeat.
+fn helper(s: &Shared, mut last: u64) {
     loop {
         let mut state = next_state(s, last);
         if s.shutdown.load(Ordering::Acquire) {
@@ -199,7 +216,7 @@ fn helper(s: &Shared) {
             if state & CLOSED != 0 || state >> 32 != last {
                 break false;
             }
-            match s.state.compare_exchange_weak(
+            match s.state.0.compare_exchange_weak(
                 state,
                 state + 1,
                 Ordering::Acquire,
@@ -215,8 +232,14 @@ fn helper(s: &Shared) {
         // SAFETY: joined while open: the caller keeps the job alive until we report done.
         let job = unsafe { (*s.job.get()).expect("a published job") };
         let parts = s.parts.load(Ordering::Relaxed);
-        if catch_unwind(AssertUnwindSafe(|| work(job, parts, &s.next))).is_err() {
-            s.panicked.store(true, Ordering::Relaxed);
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| work(job, parts, &s.next))) {
+            // Kept for the caller (never dropped here: its `Drop` could panic on this thread).
+            let mut first = s.panic.lock().unwrap_or_else(|e| e.into_inner());
+            if first.is_none() {
+                *first = Some(p);
+            } else {
+                std::mem::forget(p);
+            }
         }
         s.done.fetch_add(1, Ordering::Release);
     }
@@ -227,7 +250,7 @@ fn next_state(s: &Shared, last: u64) -> u64 {
     let start = Instant::now();
     let mut spins = 0u32;
     loop {
-        let state = s.state.load(Ordering::Acquire);
+        let state = s.state.0.load(Ordering::Acquire);
         if state >> 32 != last {
             return state;
         }
@@ -240,7 +263,7 @@ fn next_state(s: &Shared, last: u64) -> u64 {
     let mut guard = s.lock.lock().unwrap_or_else(|e| e.into_inner());
     s.sleepers.fetch_add(1, Ordering::SeqCst);
     loop {
-        let state = s.state.load(Ordering::SeqCst);
+        let state = s.state.0.load(Ordering::SeqCst);
         if state >> 32 != last {
             s.sleepers.fetch_sub(1, Ordering::SeqCst);
             return state;
@@ -306,12 +329,10 @@ mod tests {
     }
 
     #[test]
-    fn a_panicking_part_is_raised_after_all_parts() {
+    fn a_panicking_part_is_raised_and_the_team_still_works() {
         let team = Team::new(2).expect("team");
-        let ran = AtomicUsize::new(0);
         let r = catch_unwind(AssertUnwindSafe(|| {
             team.run(8, &|i| {
-                ran.fetch_add(1, Ordering::Relaxed);
                 if i == 5 {
                     panic!("part 5");
                 }
@@ -324,5 +345,94 @@ mod tests {
             hits.fetch_add(1, Ordering::Relaxed);
         });
         assert_eq!(hits.load(Ordering::Relaxed), 10);
+    }
+
+    /// Runs `team.run(2, f)` until a helper has run a part (every part first waits, bounded,
+    /// for the other); returns the result of that run.
+    fn run_until_a_helper_takes_part(
+        team: &Team,
+        f: &(dyn Fn(bool) + Sync),
+    ) -> std::thread::Result<()> {
+        for _ in 0..200 {
+            let arrived = AtomicUsize::new(0);
+            let on_helper = AtomicBool::new(false);
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                team.run(2, &|_| {
+                    arrived.fetch_add(1, Ordering::SeqCst);
+                    let t = Instant::now();
+                    while arrived.load(Ordering::SeqCst) < 2
+                        && t.elapsed() < Duration::from_millis(50)
+                    {
+                        std::hint::spin_loop();
+                    }
+                    let helper = std::thread::current()
+                        .name()
+                        .is_some_and(|n| n.starts_with("rbms-"));
+                    if helper {
+                        on_helper.store(true, Ordering::SeqCst);
+                    }
+                    f(helper);
+                })
+            }));
+            if on_helper.load(Ordering::SeqCst) {
+                return r;
+            }
+        }
+        panic!("no helper took part in 200 runs");
+    }
+
+    #[test]
+    fn a_helpers_panic_reaches_the_caller_with_its_payload() {
+        struct Payload(u32);
+        let team = Team::new(2).expect("team");
+        let r = run_until_a_helper_takes_part(&team, &|helper| {
+            if helper {
+                std::panic::panic_any(Payload(7));
+            }
+        });
+        let p = r.expect_err("the helper's panic is raised");
+        assert_eq!(p.downcast_ref::<Payload>().map(|p| p.0), Some(7));
+        // both panic: the caller's is raised, and nothing is left for the next run
+        let r = run_until_a_helper_takes_part(&team, &|_| panic!("both"));
+        assert!(r.is_err());
+        let clean = catch_unwind(AssertUnwindSafe(|| team.run(4, &|_| {})));
+        assert!(clean.is_ok(), "a run without a panic raised one");
+    }
+
+    #[test]
+    fn dropped_teams_end_their_helpers() {
+        // Dropped at once, before the helpers have started: they must still see the shutdown.
+        let shared: Vec<_> = (0..50)
+            .map(|_| Arc::downgrade(&Team::new(3).expect("team").shared))
+            .collect();
+        let t = Instant::now();
+        while shared.iter().any(|w| w.upgrade().is_some()) {
+            assert!(t.elapsed() < Duration::from_secs(20), "helpers still alive");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn many_short_jobs_from_several_threads() {
+        let team = Team::new(3).expect("team");
+        std::thread::scope(|sc| {
+            for t in 0..3 {
+                let team = &team;
+                sc.spawn(move || {
+                    for j in 0..3000usize {
+                        let parts = 1 + (j * 7 + t) % 9;
+                        let hits: Vec<AtomicUsize> =
+                            (0..parts).map(|_| AtomicUsize::new(0)).collect();
+                        team.run(parts, &|i| {
+                            hits[i].fetch_add(1, Ordering::Relaxed);
+                            if j % 13 == 0 {
+                                team.run(3, &|_| {});
+                            }
+                        });
+                        assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
+                    }
+                });
+            }
+        });
     }
 }

@@ -844,14 +844,22 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Rbm<T, V, H> {
 /// `out ← Σ_terms scale · (row sums of m)`, element by element as [`row_sums_into`] with
 /// `beta = 0` for the first term and `beta = 1` for the second.
 fn bias_gradient_into<T: Float>(out: &mut [T], terms: [(&[T], T); 2]) {
-    out.fill(T::zero());
-    for (m, scale) in terms {
-        for col in m.chunks_exact(out.len()) {
-            for (acc, &x) in out.iter_mut().zip(col) {
-                *acc += scale * x;
+    let rows = out.len();
+    if rows == 0 {
+        return;
+    }
+    let work = terms[0].0.len() + terms[1].0.len();
+    // Parts of the rows in parallel: each element's sum keeps its order.
+    parallel::for_each_part(out, work, |start, part| {
+        part.fill(T::zero());
+        for (m, scale) in terms {
+            for col in m.chunks_exact(rows) {
+                for (acc, &x) in part.iter_mut().zip(&col[start..]) {
+                    *acc += scale * x;
+                }
             }
         }
-    }
+    });
 }
 
 /// x ← σ(x + bias) column by column, over blocks of columns in parallel with `threading`.
