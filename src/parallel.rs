@@ -8,12 +8,19 @@
 //! - the large matrix products go through `matrixmultiply` with its `threading` feature: it
 //!   splits the output into blocks, each summed in the same order as on one thread;
 //! - the element-wise work of training (the logistic function applied to a product, Bernoulli
-//!   sampling) is split over fixed blocks of [`COLUMN_BLOCK`] samples (columns), run on a
-//!   team of threads (the calling thread and helpers that wait for work between regions) when
-//!   the matrix is large enough for that to pay (32,768 elements or more);
+//!   sampling) is split over fixed blocks of [`COLUMN_BLOCK`] samples (columns) when the matrix
+//!   is large enough for that to pay (32,768 elements or more); the parameter update, the bias
+//!   gradients and the gather of a minibatch into one part per thread;
 //! - the products with a mostly-zero operand (binary data, sampled states), which the crate
 //!   computes itself, are split into one part of whole output columns per thread, and the
 //!   weight gradient into blocks of [`COLUMN_BLOCK`] columns.
+//!
+//! This work runs on a team of `n` threads: the thread that calls into the crate (it works on
+//! the parts itself) and `n − 1` helper threads named `rbms-1`, `rbms-2`, … A helper keeps
+//! checking for the next region for 300 µs after each, so that the next region of a training
+//! step finds it awake, then sleeps until there is work; so give the crate no more threads
+//! than the cores it can have to itself. Calls from several threads at once, or from inside a
+//! part, run their parts on their own thread. Nothing is allocated per region.
 //!
 //! # Determinism
 //!
@@ -82,7 +89,8 @@ pub fn threads() -> usize {
 }
 
 /// Sets the number of threads for the element-wise work of training and for the crate's own
-/// products (the sparse ones; feature `threading`). The dense products of large layers go
+/// products (the sparse ones; feature `threading`): starts `n − 1` helper threads, and the
+/// previous helpers end once the work they are part of is done. The dense products of large layers go
 /// through `matrixmultiply`, which keeps the count it read from `MATMUL_NUM_THREADS` at its
 /// first use. Results do not depend on either count.
 ///
