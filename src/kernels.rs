@@ -63,13 +63,13 @@ pub(crate) fn contiguous_mut<'b, T: Float>(
 }
 
 /// `s` as a slice of `U` when `T` is `U`.
-fn cast<T: 'static, U: 'static>(s: &[T]) -> Option<&[U]> {
+pub(crate) fn cast<T: 'static, U: 'static>(s: &[T]) -> Option<&[U]> {
     // SAFETY: `T` and `U` are the same type.
     (TypeId::of::<T>() == TypeId::of::<U>()).then(|| unsafe { &*(s as *const [T] as *const [U]) })
 }
 
 /// `s` as a mutable slice of `U` when `T` is `U`.
-fn cast_mut<T: 'static, U: 'static>(s: &mut [T]) -> Option<&mut [U]> {
+pub(crate) fn cast_mut<T: 'static, U: 'static>(s: &mut [T]) -> Option<&mut [U]> {
     // SAFETY: `T` and `U` are the same type.
     (TypeId::of::<T>() == TypeId::of::<U>()).then(|| unsafe { &mut *(s as *mut [T] as *mut [U]) })
 }
@@ -133,6 +133,16 @@ pub(crate) fn run_as<K: Kernel>(kernel: &mut K, isa: Isa) {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { run_avx2(kernel) },
         _ => kernel.run(Isa::Portable),
+    }
+}
+
+/// Every build the processor can run, narrowest first (for tests that compare them).
+#[cfg(test)]
+pub(crate) fn tests_levels() -> Vec<Isa> {
+    match Isa::detect() {
+        Isa::Portable => vec![Isa::Portable],
+        Isa::Avx2 => vec![Isa::Portable, Isa::Avx2],
+        Isa::Avx512 => vec![Isa::Portable, Isa::Avx2, Isa::Avx512],
     }
 }
 
@@ -1182,11 +1192,7 @@ mod tests {
     /// The builds this processor can run: the portable one, and AVX2 and AVX-512 where it has
     /// them.
     fn levels() -> Vec<Isa> {
-        match Isa::detect() {
-            Isa::Portable => vec![Isa::Portable],
-            Isa::Avx2 => vec![Isa::Portable, Isa::Avx2],
-            Isa::Avx512 => vec![Isa::Portable, Isa::Avx2, Isa::Avx512],
-        }
+        tests_levels()
     }
 
     /// Every kernel against a plain reference, and every build this processor has against the

@@ -2,6 +2,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod autoencoder;
+mod bernoulli;
 pub mod data;
 pub mod datasets;
 pub mod energy;

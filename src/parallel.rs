@@ -28,8 +28,10 @@
 //! the split nor the number of threads. The element-wise blocks are fixed by the data's shape,
 //! never by the number of threads, and sampling
 //! draws each block's uniforms from its own generator: one `u64` is drawn from the caller's
-//! generator per sampled matrix, and block `i` uses Xoshiro256++ seeded with a mix of that word
-//! and `i` ([`block_seed`]). The caller's generator therefore advances by exactly one word per
+//! generator per sampled matrix, and block `i` uses four Xoshiro256++ streams stepped together
+//! (the lanes of one vector register), seeded by SplitMix64 from a mix of that word and `i`
+//! ([`block_seed`]); within a block, each column starts on fresh words of the four streams and
+//! takes two 24-bit uniforms (`f32`) or one 52-bit uniform (`f64`) from each word. The caller's generator therefore advances by exactly one word per
 //! sampled matrix whatever the number of blocks, and every bit of a run is the same for 1, 2 or
 //! 4 threads, and with or without the feature.
 //!
@@ -54,7 +56,7 @@
 //! `f64` whatever the model's type. Use `f64` for finite-difference gradient checks, property
 //! tests and comparisons with closed forms, where `f32`'s rounding would swamp the differences.
 
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 /// Columns (samples) per block of element-wise work, and per random stream of sampling.
 pub const COLUMN_BLOCK: usize = 32;
@@ -73,9 +75,10 @@ pub fn block_seed(word: u64, block: usize) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The generator of block `block` (see [`block_seed`]).
-pub(crate) fn block_rng(word: u64, block: usize) -> crate::RunRng {
-    crate::RunRng::seed_from_u64(block_seed(word, block))
+/// The generators of block `block` (see [`block_seed`]): four Xoshiro256++ streams stepped
+/// together, seeded from SplitMix64 started at the block's seed.
+pub(crate) fn block_rng(word: u64, block: usize) -> crate::bernoulli::LaneRng {
+    crate::bernoulli::LaneRng::new(block_seed(word, block))
 }
 
 /// One word from `rng` for the block generators of a matrix.

@@ -880,9 +880,9 @@ pub(crate) fn add_bias_sigmoid<T: Float>(out: &mut DMatrixViewMut<'_, T>, bias: 
     }
 }
 
-/// states ← Bernoulli(probs), column by column (see [`Float::bernoulli_fill`]): one word is
+/// states ← Bernoulli(probs), column by column (see [`crate::bernoulli::fill`]): one word is
 /// drawn from `rng`, and each block of [`parallel::COLUMN_BLOCK`] columns samples from its own
-/// generator derived from it (see [`crate::parallel`]), in parallel with `threading`.
+/// generators derived from it (see [`crate::parallel`]), in parallel with `threading`.
 pub(crate) fn sample_bernoulli<T: Float, R: Rng + ?Sized>(
     probs: DMatrixView<'_, T>,
     mut states: DMatrixViewMut<'_, T>,
@@ -898,7 +898,7 @@ pub(crate) fn sample_bernoulli<T: Float, R: Rng + ?Sized>(
         parallel::for_each_column_block_pair(p, rows, s, rows, |b, p, s| {
             let mut r = parallel::block_rng(word, b);
             for (pc, sc) in p.chunks_exact(rows).zip(s.chunks_exact_mut(rows)) {
-                T::bernoulli_fill(pc, sc, &mut r);
+                crate::bernoulli::fill(pc, sc, &mut r);
             }
         });
         return Ok(());
@@ -912,7 +912,7 @@ pub(crate) fn sample_bernoulli<T: Float, R: Rng + ?Sized>(
         if c > 0 && c % parallel::COLUMN_BLOCK == 0 {
             r = parallel::block_rng(word, c / parallel::COLUMN_BLOCK);
         }
-        T::bernoulli_fill(p.as_slice(), s.as_mut_slice(), &mut r);
+        crate::bernoulli::fill(p.as_slice(), s.as_mut_slice(), &mut r);
     }
     Ok(())
 }
