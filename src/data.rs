@@ -181,12 +181,23 @@ impl<T: Float> Dataset<T> {
         Ok(out)
     }
 
-    /// Converts to another scalar type.
-    pub fn cast<U: Float>(&self) -> Dataset<U> {
-        Dataset {
+    /// Converts to another scalar type, or [`Error::NonFinite`] (naming the sample and feature)
+    /// when a value does not fit it (an `f64` beyond `f32::MAX` would become infinite).
+    ///
+    /// ```
+    /// use rbms::Dataset;
+    /// let d = Dataset::from_row_major(1, 2, &[0.25f64, 0.5])?;
+    /// assert_eq!(d.cast::<f32>()?.samples().as_slice(), &[0.25f32, 0.5]);
+    /// assert!(Dataset::from_row_major(1, 2, &[1e39f64, 0.5])?.cast::<f32>().is_err());
+    /// # Ok::<(), rbms::Error>(())
+    /// ```
+    pub fn cast<U: Float>(&self) -> Result<Dataset<U>> {
+        let out = Dataset {
             samples: self.samples.map(|x| U::of_f64(x.as_f64())),
             labels: self.labels.clone(),
-        }
+        };
+        check_matrix("data set cast to another scalar type", &out.samples)?;
+        Ok(out)
     }
 
     /// Deterministic binarization: 1 where the value is `> threshold`, else 0.

@@ -73,6 +73,10 @@ impl<T: Float> GaussianUnits<T> for GaussianSigma {}
 
 /// Binary units with values in {0, 1}: E[x | input] = σ(input). As visible units they accept
 /// data in `[0, 1]` (probabilities, e.g. grey levels).
+///
+/// A state is sampled as 1 when a uniform draw on a grid of step 2⁻²⁴ (`f32`) or 2⁻⁵² (`f64`)
+/// in `[0, 1)` is below its probability, so a probability p is sampled with a frequency within
+/// one step of p: any 0 < p < 2⁻²⁴ ≈ 6·10⁻⁸ gives 1 at the rate 2⁻²⁴ in `f32`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Bernoulli;
 

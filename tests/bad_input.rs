@@ -812,6 +812,43 @@ fn f32_update_rule_rejects_values_that_round_out_of_range() {
     assert!(UpdateRule::<f64>::from_config(&base.clone().momentum(mu)).is_ok());
 }
 
+/// Gibbs sampling with more chains or samples than memory holds, or a count that overflows,
+/// is an error, not an abort or a panic; AIS likewise for its runs. A value that does not fit
+/// the type a data set is cast to is an error, not an infinite value.
+#[test]
+fn gibbs_sizes_too_large_for_memory_are_errors() {
+    let rbm = Rbm::<f32>::new(64, 10).unwrap();
+    let cases = [
+        (1usize << 40, 1usize),
+        (usize::MAX / 2, 1),
+        (1, 1 << 40),
+        (4, usize::MAX / 2),
+    ];
+    for (chains, samples_per_chain) in cases {
+        let config = GibbsConfig::<f32> {
+            chains,
+            burn_in: 1,
+            thinning: 1,
+            samples_per_chain,
+            start: GibbsStart::Noise,
+        };
+        let res = std::panic::catch_unwind(|| rbm.sample(&config, &mut RunRng::seed_from_u64(0)));
+        match res {
+            Ok(Err(Error::InvalidParameter { .. })) => {}
+            Ok(other) => panic!("{chains} × {samples_per_chain}: got {other:?}"),
+            Err(_) => panic!("{chains} × {samples_per_chain}: Rbm::sample panicked"),
+        }
+    }
+    let data = digits_scaled::<f32>().head(20).unwrap();
+    let config = rbms::rbm::ais::AisConfig::default().runs(usize::MAX);
+    assert!(matches!(
+        rbm.log_likelihood(&data, &config),
+        Err(Error::InvalidParameter { .. })
+    ));
+    let wide = rbms::Dataset::from_row_major(1, 2, &[1e39f64, 0.5]).unwrap();
+    assert!(matches!(wide.cast::<f32>(), Err(Error::NonFinite { .. })));
+}
+
 /// Sizes too large for memory are errors, not aborts: a model of 2^40 weights, 2^40 or
 /// usize::MAX persistent chains; and a run of usize::MAX epochs that an observer stops trains
 /// normally (no allocation sized by the epoch count).

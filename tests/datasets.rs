@@ -146,7 +146,7 @@ fn digits_shape_labels_mean_and_first_sample() {
         .all(|&x| x.fract() == 0.0 && (0.0..=16.0).contains(&x)));
     assert_eq!(d.samples().max(), 16.0);
     // f32 gives the same values.
-    assert_eq!(digits::<f32>().cast::<f64>(), d);
+    assert_eq!(digits::<f32>().cast::<f64>().expect("f32 fits f64"), d);
 }
 
 #[test]

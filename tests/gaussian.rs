@@ -558,7 +558,9 @@ fn cd_and_pcd_train_gaussian_models_on_standardised_digits() {
 
 #[test]
 fn same_seed_same_gaussian_run() {
-    let data = standardized_digits(200).cast::<f32>();
+    let data = standardized_digits(200)
+        .cast::<f32>()
+        .expect("digits fit f32");
     let config = FitConfig::default()
         .epochs(2)
         .learning_rate(0.002)

@@ -671,7 +671,7 @@ fn log_likelihood_check_compares_the_exact_gradient_with_differences_of_log_p() 
 
     // f32 models: log p is evaluated in f64, so the check keeps f64 accuracy.
     let m32 = rbm::<f32>(4, 3, &VALUES);
-    let data32 = data.cast::<f32>();
+    let data32 = data.cast::<f32>().expect("fits f32");
     let r32 = check_log_likelihood_gradient(&m32, &data32, &CheckConfig::default()).unwrap();
     assert!(r32.within(1e-8, 1e-7), "{r32}");
     assert_eq!(r32.step, r.step);

@@ -136,7 +136,7 @@ fn bad_schedules_are_typed_errors() {
     // f32: a momentum that rounds to 1 is refused too
     let mut small = Rbm::<f32>::new(4, 2).unwrap();
     let r = small.fit(
-        &data.cast::<f32>(),
+        &data.cast::<f32>().expect("fits f32"),
         &cd,
         &base().momentum_schedule(MomentumSchedule::Switch {
             initial: 1.0 - 1e-12,

@@ -295,6 +295,15 @@ impl AisConfig {
         if self.threads == Some(0) {
             return Err(invalid("AIS threads", "must be ≥ 1"));
         }
+        // One log-weight per run is kept: refuse a count whose weights cannot be allocated
+        // (instead of aborting the process later).
+        let mut probe: Vec<f64> = Vec::new();
+        if probe.try_reserve_exact(self.runs).is_err() {
+            return Err(invalid(
+                "AIS runs",
+                format!("{} runs: their log-weights cannot be allocated", self.runs),
+            ));
+        }
         Ok(())
     }
 }

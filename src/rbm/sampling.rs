@@ -2,6 +2,7 @@
 
 use super::Rbm;
 use crate::energy::EnergyModel;
+use crate::params::try_zeros;
 use crate::units::{HiddenUnits, VisibleUnits};
 use crate::{Error, Float, Result};
 use nalgebra::DMatrix;
@@ -96,7 +97,9 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Rbm<T, V, H> {
                 if config.chains == 0 {
                     return Err(Error::ZeroChains);
                 }
-                DMatrix::from_fn(nv, config.chains, |_, _| V::noise(rng))
+                let mut v = try_zeros("chains (visible states)", nv, config.chains)?;
+                v.iter_mut().for_each(|x| *x = V::noise(rng));
+                v
             }
             GibbsStart::From(v0) => {
                 self.check_visible(v0)?;
@@ -105,11 +108,17 @@ impl<T: Float, V: VisibleUnits<T>, H: HiddenUnits<T>> Rbm<T, V, H> {
         };
         let chains = v.ncols();
         let total = config.samples_per_chain;
-        let mut hp = DMatrix::zeros(self.n_hidden(), chains);
-        let mut h = DMatrix::zeros(self.n_hidden(), chains);
-        let mut vp = DMatrix::zeros(nv, chains);
-        let mut states = DMatrix::zeros(nv, chains * total);
-        let mut probabilities = DMatrix::zeros(nv, chains * total);
+        let recorded = chains
+            .checked_mul(total)
+            .ok_or_else(|| Error::InvalidParameter {
+                name: "chains × samples_per_chain",
+                reason: format!("{chains} × {total} samples: the count overflows usize"),
+            })?;
+        let mut hp = try_zeros("chains (hidden probabilities)", self.n_hidden(), chains)?;
+        let mut h = try_zeros("chains (hidden states)", self.n_hidden(), chains)?;
+        let mut vp = try_zeros("chains (visible probabilities)", nv, chains)?;
+        let mut states = try_zeros("samples (states)", nv, recorded)?;
+        let mut probabilities = try_zeros("samples (probabilities)", nv, recorded)?;
         let steps = (total - 1)
             .checked_mul(config.thinning)
             .and_then(|n| n.checked_add(config.burn_in))
