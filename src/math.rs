@@ -186,6 +186,7 @@ pub(crate) fn gemm_at_b<T: Float>(
     b: &DMatrixView<'_, T>,
     beta: T,
 ) {
+    crate::parallel::park_helpers();
     if [out.nrows(), out.ncols(), a.nrows(), a.ncols(), b.ncols()]
         .iter()
         .all(|&d| d > SMALL_DIM)
@@ -204,6 +205,7 @@ pub(crate) fn gemm_a_bt<T: Float>(
     b: &DMatrixView<'_, T>,
     beta: T,
 ) {
+    crate::parallel::park_helpers();
     if [out.nrows(), out.ncols(), a.nrows(), a.ncols(), b.nrows()]
         .iter()
         .all(|&d| d > SMALL_DIM)
@@ -233,6 +235,7 @@ pub(crate) fn weights_times<T: Float>(
             return;
         }
     }
+    crate::parallel::park_helpers();
     out.gemm(T::one(), w, x, T::zero());
 }
 

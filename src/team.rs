@@ -6,7 +6,8 @@
 //! and of the caller at its end, measured at 15 to 25 µs a region on a 2-vCPU virtual machine;
 //! the caller also sits idle while the pool's threads work. Here the caller works on the parts
 //! itself, and the helpers spin for a short while after each job before they sleep, so that the
-//! next region of the same step finds them awake. A job is published in one atomic word; a
+//! next region of the same step finds them awake; [`Team::park`] sends them to sleep at once
+//! when other threads (matrixmultiply's) are about to need the cores. A job is published in one atomic word; a
 //! helper joins it by incrementing that word's count of helpers, and only a helper that joined
 //! reads the job. The caller closes the job when it has no part left to claim and waits for the
 //! helpers that joined, never for one that is asleep or late.
@@ -58,6 +59,10 @@ struct Shared {
     shutdown: AtomicBool,
     /// Helpers asleep (or about to sleep) on `wake`.
     sleepers: AtomicUsize,
+    /// Set by [`Team::park`]: spinning helpers sleep at once (cleared by the next job).
+    parked: AtomicBool,
+    /// How long helpers spin ([`SPIN`]; longer in a test).
+    spin: Duration,
     lock: Mutex<()>,
     wake: Condvar,
 }
@@ -78,6 +83,11 @@ pub(crate) struct Team {
 impl Team {
     /// Starts `n − 1` helper threads; `None` if one cannot be started.
     pub(crate) fn new(n: usize) -> Option<Self> {
+        Self::with_spin(n, SPIN)
+    }
+
+    /// As [`new`](Self::new), with helpers that spin for `spin`.
+    fn with_spin(n: usize, spin: Duration) -> Option<Self> {
         let shared = Arc::new(Shared {
             state: Padded(AtomicU64::new(CLOSED)),
             job: UnsafeCell::new(None),
@@ -87,6 +97,8 @@ impl Team {
             panic: Mutex::new(None),
             shutdown: AtomicBool::new(false),
             sleepers: AtomicUsize::new(0),
+            parked: AtomicBool::new(false),
+            spin,
             lock: Mutex::new(()),
             wake: Condvar::new(),
         });
@@ -105,6 +117,15 @@ impl Team {
                 .ok()?;
         }
         Some(team)
+    }
+
+    /// Sends spinning helpers to sleep now instead of at the end of their spin: for work on
+    /// other threads (matrixmultiply's) that needs the cores. The next job wakes them.
+    pub(crate) fn park(&self) {
+        let s = &*self.shared;
+        if self.n > 1 && !s.parked.load(Ordering::Relaxed) {
+            s.parked.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Runs `f(i)` for every `i` in `0..parts`, on this thread and the helpers; returns when
@@ -133,6 +154,7 @@ impl Team {
         unsafe { *s.job.get() = Some(job) };
         s.parts.store(parts, Ordering::Relaxed);
         s.next.store(0, Ordering::Relaxed);
+        s.parked.store(false, Ordering::Relaxed);
         s.done.store(0, Ordering::Relaxed);
         let tag = (s.state.0.load(Ordering::Relaxed) >> 32).wrapping_add(1) & 0xFFFF_FFFF;
         s.state.0.store(tag << 32, Ordering::SeqCst);
@@ -255,7 +277,9 @@ fn next_state(s: &Shared, last: u64) -> u64 {
             return state;
         }
         spins = spins.wrapping_add(1);
-        if spins.is_multiple_of(64) && start.elapsed() > SPIN {
+        if spins.is_multiple_of(64)
+            && (s.parked.load(Ordering::Relaxed) || start.elapsed() > s.spin)
+        {
             break;
         }
         std::hint::spin_loop();
@@ -306,6 +330,29 @@ mod tests {
             });
         }
         assert_eq!(threads.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn parked_helpers_sleep_at_once_and_wake_for_the_next_job() {
+        // Helpers that would spin for an hour: only `park` sends them to sleep.
+        let team = Team::with_spin(3, Duration::from_secs(3600)).expect("team");
+        let threads = Mutex::new(std::collections::HashSet::new());
+        for round in 0..20 {
+            team.run(3, &|_| {
+                threads.lock().unwrap().insert(std::thread::current().id());
+                std::thread::sleep(Duration::from_micros(500));
+            });
+            team.park();
+            let start = Instant::now();
+            while team.shared.sleepers.load(Ordering::SeqCst) < 2 {
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "round {round}: parked helpers still spinning"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        assert_eq!(threads.lock().unwrap().len(), 3);
     }
 
     #[test]
