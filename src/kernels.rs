@@ -374,6 +374,49 @@ pub(crate) fn update_block<T: Float>(
     ok.into_inner()
 }
 
+/// [`BlockRule::velocity_block`], vectorised like the kernels and split over threads for large
+/// blocks: `vel` receives the new velocity. Returns `false` if any new value θ + vel is NaN or
+/// infinite.
+pub(crate) fn velocity_block<T: Float>(
+    rule: &BlockRule<T>,
+    theta: &[T],
+    grad: &[T],
+    vel: &mut [T],
+) -> bool {
+    assert!(theta.len() == vel.len() && grad.len() == vel.len());
+    let ok = std::sync::atomic::AtomicBool::new(true);
+    crate::parallel::for_each_part(vel, theta.len(), |start, v| {
+        let n = v.len();
+        let mut k = VelocityBlock {
+            rule,
+            theta: &theta[start..start + n],
+            grad: &grad[start..start + n],
+            vel: v,
+            ok: false,
+        };
+        run(&mut k);
+        if !k.ok {
+            ok.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    ok.into_inner()
+}
+
+struct VelocityBlock<'a, T> {
+    rule: &'a BlockRule<T>,
+    theta: &'a [T],
+    grad: &'a [T],
+    vel: &'a mut [T],
+    ok: bool,
+}
+
+impl<T: Float> Kernel for VelocityBlock<'_, T> {
+    #[inline(always)]
+    fn run(&mut self, _isa: Isa) {
+        self.ok = self.rule.velocity_block(self.theta, self.grad, self.vel);
+    }
+}
+
 struct UpdateBlock<'a, T> {
     rule: &'a BlockRule<T>,
     theta: &'a [T],

@@ -148,15 +148,8 @@ impl<T: Float> UpdateRule<T> {
         for b in 0..params.n_blocks() {
             let rule = self.block_rule(params.block_kind(b));
             let theta = params.block(b);
-            let mut ok = true;
-            for ((vel, &g), &th) in velocity
-                .block_mut(b)
-                .iter_mut()
-                .zip(grad.block(b))
-                .zip(theta)
-            {
-                ok &= rule.step(th, g, vel).finite();
-            }
+            let ok =
+                crate::kernels::velocity_block(&rule, theta, grad.block(b), velocity.block_mut(b));
             if !ok {
                 return Err(Error::Diverged {
                     epoch: ctx.epoch,
@@ -189,6 +182,27 @@ impl<T: Float> BlockRule<T> {
         }
         *vel = self.mu * *vel - self.lr * g;
         th + *vel
+    }
+
+    /// The velocity of [`step`](Self::step) over a block (θ and the gradient only read).
+    /// Returns `false` if any new value θ + vel is NaN or infinite.
+    #[inline(always)]
+    pub(crate) fn velocity_block(&self, theta: &[T], grad: &[T], vel: &mut [T]) -> bool {
+        let mut ok = true;
+        let values = vel.iter_mut().zip(grad).zip(theta);
+        if self.l1 == T::zero() {
+            // `step` without its L1 term, which adds nothing then: a loop without branches.
+            let (lr, mu, l2) = (self.lr, self.mu, self.l2);
+            for ((v, &g), &th) in values {
+                *v = mu * *v - lr * (g + l2 * th);
+                ok &= (th + *v).finite();
+            }
+        } else {
+            for ((v, &g), &th) in values {
+                ok &= self.step(th, g, v).finite();
+            }
+        }
+        ok
     }
 
     /// [`step`](Self::step) over a block: `grad_then_new` holds the gradient on entry and the
