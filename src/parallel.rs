@@ -52,7 +52,7 @@
 //! # Choosing the scalar type
 //!
 //! `f32` trains about twice as fast as `f64` (an MNIST PCD-1 epoch, 784 × 500, batch 100:
-//! 1.85 s against 3.56 s on one thread of the machine of the README's table) and is accurate enough for
+//! 1.35 s against 2.75 s on one thread of the machine of the README's table) and is accurate enough for
 //! training: the exact log Z, the AIS log-weights and the reported metrics are accumulated in
 //! `f64` whatever the model's type. Use `f64` for finite-difference gradient checks, property
 //! tests and comparisons with closed forms, where `f32`'s rounding would swamp the differences.
