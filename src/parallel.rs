@@ -19,8 +19,9 @@
 //! the parts itself) and `n − 1` helper threads named `rbms-1`, `rbms-2`, … A helper keeps
 //! checking for the next region for 300 µs after each, so that the next region of a training
 //! step finds it awake, then sleeps until there is work; so give the crate no more threads
-//! than the cores it can have to itself. Before a dense product, which matrixmultiply runs on
-//! threads of its own, the helpers go to sleep at once, leaving it the cores. Calls from several threads at once, or from inside a
+//! than the cores it can have to itself. Before a dense product of training, which
+//! matrixmultiply runs on threads of its own, the helpers go to sleep at once, leaving it the
+//! cores. Calls from several threads at once, or from inside a
 //! part, run their parts on their own thread. Nothing is allocated per region.
 //!
 //! # Determinism
@@ -316,14 +317,15 @@ mod imp {
         Ok(())
     }
 
-    /// The current team, if more than one thread (the lock is not held while it works, so
-    /// that `set_threads` never waits for a run).
+    /// Parks the current team's helpers, if there is a team.
     pub(super) fn park_helpers() {
         if let Some(t) = team().read().unwrap_or_else(|e| e.into_inner()).1.as_ref() {
             t.park();
         }
     }
 
+    /// The current team, if more than one thread (the lock is not held while it works, so
+    /// that `set_threads` never waits for a run).
     fn current() -> Option<Arc<Team>> {
         team().read().unwrap_or_else(|e| e.into_inner()).1.clone()
     }
