@@ -186,7 +186,7 @@ pub(crate) fn gemm_at_b<T: Float>(
     b: &DMatrixView<'_, T>,
     beta: T,
 ) {
-    crate::parallel::park_helpers();
+    park_for(out.nrows(), a.nrows(), out.ncols());
     if [out.nrows(), out.ncols(), a.nrows(), a.ncols(), b.ncols()]
         .iter()
         .all(|&d| d > SMALL_DIM)
@@ -205,7 +205,7 @@ pub(crate) fn gemm_a_bt<T: Float>(
     b: &DMatrixView<'_, T>,
     beta: T,
 ) {
-    crate::parallel::park_helpers();
+    park_for(out.nrows(), a.ncols(), out.ncols());
     if [out.nrows(), out.ncols(), a.nrows(), a.ncols(), b.nrows()]
         .iter()
         .all(|&d| d > SMALL_DIM)
@@ -235,8 +235,17 @@ pub(crate) fn weights_times<T: Float>(
             return;
         }
     }
-    crate::parallel::park_helpers();
+    park_for(nr, nk, x.ncols());
     out.gemm(T::one(), w, x, T::zero());
+}
+
+/// Before an `m × k` by `k × n` product through `gemm`: parks the team's helpers when the
+/// product is large enough for matrixmultiply to run it on several threads (its rule:
+/// `m·k + k·n ≥ 2¹⁵`), so that its threads have the cores.
+pub(crate) fn park_for(m: usize, k: usize, n: usize) {
+    if m.saturating_mul(k).saturating_add(k.saturating_mul(n)) >= 1 << 15 {
+        crate::parallel::park_helpers();
+    }
 }
 
 /// `dst ← srcᵀ` for `src` `rows × cols` and `dst` `cols × rows`, both column-major; over parts

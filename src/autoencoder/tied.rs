@@ -437,7 +437,7 @@ impl<T: Float> Autoencoder for TiedAutoencoder<T> {
 
         // Encoder path: δh = W δz, δa = δh ⊙ s (+ penalties), s = h(1 − h).
         let mut da = ws.delta_hidden.columns_mut(0, b);
-        crate::parallel::park_helpers();
+        crate::math::park_for(w.nrows(), w.ncols(), dz.ncols());
         da.gemm(T::one(), w, &dz, T::zero());
         let sparse = pen.sparsity.is_some_and(|(_, beta)| beta != T::zero());
         let lambda = pen.contractive;
