@@ -222,6 +222,21 @@ mod tests {
         u
     }
 
+    /// `fill` of `p` from `LaneRng::new(seed)` through the build for `isa`.
+    fn fill_as<T: Float>(p: &[T], seed: u64, isa: Isa) -> Vec<T> {
+        let mut r = LaneRng::new(seed);
+        let mut out = vec![T::of_f64(0.5); p.len()];
+        kernels::run_as(
+            &mut Fill {
+                probs: p,
+                out: &mut out,
+                rng: &mut r,
+            },
+            isa,
+        );
+        out
+    }
+
     #[test]
     fn states_follow_the_uniforms_and_the_probabilities() {
         // each state is exactly [u < p] for the uniform drawn for its place, in every build
@@ -234,17 +249,7 @@ mod tests {
                 .map(|(u, p)| if u < p { 1.0 } else { 0.0 })
                 .collect();
             for isa in kernels::tests_levels() {
-                let mut r = LaneRng::new(11);
-                let mut out = vec![0.5f32; n];
-                kernels::run_as(
-                    &mut Fill {
-                        probs: &p,
-                        out: &mut out,
-                        rng: &mut r,
-                    },
-                    isa,
-                );
-                assert_eq!(out, want, "n = {n}, {isa:?} build");
+                assert_eq!(fill_as(&p, 11, isa), want, "n = {n}, {isa:?} build");
             }
         }
         // f64: 52-bit uniforms, one per lane word
@@ -268,17 +273,7 @@ mod tests {
             })
             .collect();
         for isa in kernels::tests_levels() {
-            let mut r = LaneRng::new(5);
-            let mut out = vec![0.5f64; n];
-            kernels::run_as(
-                &mut Fill {
-                    probs: &p,
-                    out: &mut out,
-                    rng: &mut r,
-                },
-                isa,
-            );
-            assert_eq!(out, want, "f64, {isa:?} build");
+            assert_eq!(fill_as(&p, 5, isa), want, "f64, {isa:?} build");
         }
     }
 
